@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 from apps.models import load_models
-from apps.selfplay import build_agent
+from agents.policies import make_policy
+from apps.simulation import make_agent
 from workbench.env import DialogueState, Verdict
 from workbench.episodes import Episode, Turn
 from workbench.errors import WorkbenchError
@@ -22,7 +23,7 @@ class ChatConfig:
     data: str | None = field(default=None, metadata={"help": "case file; default: the environment's shared data"})
     case: str | None = field(default=None, metadata={"help": "case id to play; default: one drawn with --seed"})
     agent_model: str | None = field(default=None, metadata={"help": "agent chat model spec; none: template agent"})
-    policy: str = field(default="random", metadata={"help": "strategy policy: random, fixed:<strategy>, none"})
+    policy: str = field(default="random", metadata={"help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
     critic_model: str | None = field(default=None, metadata={
         "help": "critic model spec; without one turns are not judged and you end the chat with /quit"})
     critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement"})
@@ -87,7 +88,8 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     critic = (make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)
               if models["critic"] else UnjudgedCritic())
     env = cls(HumanSimulator(read, cls.user_role), critic, max_turns=config.max_turns)
-    agent = build_agent(config, cls, models["agent"])
+    agent = make_agent(cls, models["agent"], make_policy(config.policy, cls, models["agent"]), config.temperature,
+                       config.max_new_tokens)
     _, info = env.reset(case, seed=config.seed)
     state: DialogueState = info["state"]
     write(f"{cls.name}: case {case.id}. You are the {cls.user_role}; type {QUIT} to stop.")
@@ -95,7 +97,8 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
         write(f"{turn.role}: {turn.text}")
     while True:
         (turn,) = agent.act([state])
-        shown = f" [{turn.strategy} p={turn.info['strategy_prob']:.2f}]" if turn.strategy else ""
+        prob = turn.info.get("strategy_prob")
+        shown = f" [{turn.strategy}{'' if prob is None else f' p={prob:.2f}'}]" if turn.strategy else ""
         write(f"{turn.role}{shown}: {turn.text}")
         try:
             _, reward, terminated, truncated, info = env.step(turn)

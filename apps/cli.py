@@ -14,8 +14,11 @@ COMMANDS = {
     "envs": "list environments with their strategies, simulators and metrics",
     "chat": "chat in the terminal as the user; the agent shows its strategy",
     "selfplay": "run agent-vs-simulator episodes into a run directory",
-    "evaluate": "print a run's metrics table and write plots/outcomes.png",
+    "train": "train a model: `workbench train ppdpp` (the PPDPP planner: SFT, then self-play RL)",
+    "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
 }
+
+TRAINERS = {"ppdpp": "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"}
 
 
 def cmd_envs(argv: Sequence[str]) -> None:
@@ -52,7 +55,41 @@ def cmd_chat(argv: Sequence[str]) -> None:
     run_chat(parse_config(ChatConfig, argv, prog="workbench chat", description=COMMANDS["chat"]))
 
 
+def cmd_train(argv: Sequence[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="workbench train", description=COMMANDS["train"], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="trainers:\n" + "\n".join(f"  {k:<10} {v}" for k, v in TRAINERS.items())
+        + "\n\n`workbench train TRAINER --help` shows its options.")
+    parser.add_argument("trainer", choices=list(TRAINERS), metavar="TRAINER")
+    if not argv or argv[0] in {"-h", "--help"}:
+        parser.print_help()
+        return
+    trainer = parser.parse_args(argv[:1]).trainer
+    from apps.train_ppdpp import PPDPPConfig, run_ppdpp
+    from workbench.config import parse_config
+
+    config = parse_config(PPDPPConfig, argv[1:], prog=f"workbench train {trainer}", description=TRAINERS[trainer])
+    run = run_ppdpp(config)
+    print((run.path / "summary.md").read_text().split("```json")[0].strip())
+    print(f"run directory: {run.path}")
+
+
 def cmd_evaluate(argv: Sequence[str]) -> None:
+    if argv and not argv[0].startswith("-"):
+        return summarise_run(argv)
+    from apps.compare import EvaluateConfig, run_comparison
+    from workbench.config import parse_config
+
+    config = parse_config(EvaluateConfig, argv, prog="workbench evaluate",
+                          description="Play every planner on the same cases and seeds; write a table of SR, AT "
+                          "(SL% for negotiation) and plots/sr_by_turn.png. (`workbench evaluate RUN_DIR` "
+                          "summarises one run directory instead.)")
+    run, text = run_comparison(config)
+    print(text)
+    print(f"run directory: {run.path}")
+
+
+def summarise_run(argv: Sequence[str]) -> None:
     from workbench.evaluate import format_table, metrics_table, plot_outcomes
     from workbench.registry import env_class
     from workbench.runs import Run
@@ -68,7 +105,8 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     print(f"plot: {plot_outcomes(episodes, env.agent_role, run.plot_path('outcomes.png'), str(run.path))}")
 
 
-HANDLERS = {"envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "evaluate": cmd_evaluate}
+HANDLERS = {"envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
+            "evaluate": cmd_evaluate}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -21,6 +21,10 @@ def test_help_everywhere(capsys):
             main([cmd, "--help"])
         assert exit.value.code == 0
         assert "usage: workbench" in capsys.readouterr().out
+    assert main(["train", "--help"]) == 0 and "ppdpp" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit:
+        main(["train", "ppdpp", "--help"])
+    assert exit.value.code == 0 and "--rl_episodes" in capsys.readouterr().out
 
 
 def test_envs_lists_negotiation(capsys):

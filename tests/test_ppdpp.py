@@ -1,21 +1,22 @@
 import pytest
 import torch
-from transformers import AutoTokenizer, BertConfig, BertModel
 
 from agents.ppdpp import PlannerPolicy, StrategyPlanner, discounted_returns
 from simulators.negotiation import NegotiationEnv
 from simulators.tutoring import TutoringEnv
 from workbench.critics import GroundTruthCritic
 from workbench.errors import WorkbenchError
-from workbench.llm.embedded import minilm_path
+from workbench.llm.tiny import tiny_encoder
+
+
+@pytest.fixture(scope="session")
+def encoder_dir(tmp_path_factory):
+    return str(tiny_encoder(tmp_path_factory.mktemp("encoder")))
 
 
 def tiny_planner(strategies, max_length=32) -> StrategyPlanner:
     torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
-    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
-    return StrategyPlanner(BertModel(config), tokenizer, strategies, max_length=max_length)
+    return StrategyPlanner.from_encoder(strategies, str(tiny_encoder()), max_length)
 
 
 def test_discounted_returns_exact_and_normalised():

@@ -147,6 +147,29 @@ class DialogueEnv(ABC):
         return {"SR": sum(bool(e.outcome.get("success")) for e in episodes) / n,
                 "AT": sum(float(e.outcome.get("turns", 0)) for e in episodes) / n}
 
+    # -- annotated strategies (the planner's supervised data) ----------------------------------
+    @classmethod
+    def sft_sources(cls) -> list[Path]:
+        """Data files with human dialogues annotated with the agent's strategies; default: the case file."""
+        return [cls.default_source()]
+
+    @classmethod
+    def default_source(cls) -> Path:
+        """The environment's default case file."""
+        raise WorkbenchError(f"environment {cls.name!r} has no default case file; pass one with --data")
+
+    @classmethod
+    def planner_examples(cls, cases: Sequence[Case]) -> list[tuple[str, str]]:
+        """``(history, strategy)`` pairs, one per annotated agent turn of the cases' human dialogues
+        (``Case.fields["turns"]``: ``{"role", "text", "strategy"?}``), the history as "Role: text" lines."""
+        examples = []
+        for case in cases:
+            turns = case.fields.get("turns") or []
+            for i, turn in enumerate(turns):
+                if turn["role"] == cls.agent_role and turn.get("strategy"):
+                    examples.append(("\n".join(f"{t['role']}: {t['text']}" for t in turns[:i]), turn["strategy"]))
+        return examples
+
     # -- role-play and critic hooks (class-level: they read only the dialogue state) -------
     @classmethod
     @abstractmethod

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Iterator
 
 import yaml
 
@@ -33,6 +35,30 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
         os.fsync(f.fileno())
     os.replace(tmp, path)
     return path
+
+
+@contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """Write a folder atomically: fill the yielded temporary folder; on success it replaces ``path``
+    (the old folder is kept as ``.NAME.old`` until the new one is in place, see :func:`settled_dir`)."""
+    path = Path(path)
+    tmp, old = path.with_name(f".{path.name}.tmp"), path.with_name(f".{path.name}.old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    yield tmp
+    if path.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        path.rename(old)
+    tmp.rename(path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def settled_dir(path: str | Path) -> Path | None:
+    """The folder :func:`atomic_dir` last completed at ``path`` (its ``.old`` copy when an interrupt
+    fell between the two renames), or None."""
+    path = Path(path)
+    old = path.with_name(f".{path.name}.old")
+    return path if path.exists() else old if old.exists() else None
 
 
 def _append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
@@ -87,6 +113,11 @@ class Run:
     # -- episodes --------------------------------------------------------------------------
     def append_episodes(self, episodes: Iterable[Episode]) -> None:
         _append_lines(self.path / EPISODES, (e.to_row() for e in episodes))
+
+    def keep_episodes(self, keep: Callable[[Episode], bool]) -> None:
+        """Rewrite the episode file with only the episodes ``keep`` accepts (atomically)."""
+        kept = [e.to_row() for e in self.episodes() if keep(e)]
+        atomic_write(self.path / EPISODES, "".join(json.dumps(row) + "\n" for row in kept))
 
     def episodes(self) -> list[Episode]:
         from workbench.episodes import load_episodes

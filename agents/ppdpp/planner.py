@@ -1,8 +1,10 @@
 """The PPDPP planner: an encoder with a linear head over an environment's strategies.
 
 Deng et al., ICLR 2024, Sec. 3.1: the plug-in planner reads the dialogue history and predicts
-the next dialogue strategy, pi(a | s) = softmax(W h_s), where h_s is the encoder's [CLS] state
-of the history "Role: text" lines, truncated from the left to the encoder's length. The planner
+the next dialogue strategy, pi(a | s) = softmax(W h_s), where h_s encodes the history "Role: text"
+lines, truncated from the left to the encoder's length. The paper takes RoBERTa's [CLS] state
+(``pooling="cls"``); the default here is the mean of the token states (``"mean"``), the pooling
+all-MiniLM-L6-v2 was trained with, whose [CLS] state is not a sentence representation. The planner
 is a separate artefact: ``save``/``load`` keep the encoder, the head and the strategy names, and
 a planner refuses an environment whose strategy set differs.
 """
@@ -10,7 +12,6 @@ a planner refuses an environment whose strategy set differs.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Sequence
 
@@ -20,37 +21,50 @@ from transformers import AutoModel, AutoTokenizer
 
 from workbench.env import DialogueEnv, DialogueState, Strategy
 from workbench.errors import WorkbenchError
-from workbench.llm.embedded import load_encoder
+from workbench.runs import atomic_dir
+from workbench.llm.embedded import load_encoder, runtime_dtype
 
 PLANNER_FILE = "planner.json"
+POOLING = ("mean", "cls")
 HEAD_FILE = "head.pt"
 
 
 class StrategyPlanner(nn.Module):
-    def __init__(self, encoder: nn.Module, tokenizer, strategies: Sequence[str], max_length: int = 512):
+    def __init__(self, encoder: nn.Module, tokenizer, strategies: Sequence[str], max_length: int = 512,
+                 pooling: str = "mean"):
         super().__init__()
+        if pooling not in POOLING:
+            raise WorkbenchError(f"unknown pooling {pooling!r} (use {', '.join(POOLING)})")
+        self.pooling = pooling
         self.encoder, self.tokenizer = encoder, tokenizer
         tokenizer.truncation_side = "left"  # keep the end of a long dialogue
         self.strategies = tuple(strategies)
         self.max_length = min(max_length, getattr(tokenizer, "model_max_length", max_length))
         self.head = nn.Linear(encoder.config.hidden_size, len(self.strategies))
+        self.bf16 = runtime_dtype() == torch.bfloat16  # bf16 autocast where the hardware has it natively
 
     @classmethod
-    def from_encoder(cls, strategies: Sequence[str], encoder: str = "embedded:minilm",
-                     max_length: int = 512) -> "StrategyPlanner":
+    def from_encoder(cls, strategies: Sequence[str], encoder: str = "embedded:minilm", max_length: int = 512,
+                     pooling: str = "mean") -> "StrategyPlanner":
         """A fresh planner on ``encoder`` (``embedded:minilm`` or any transformers encoder folder)."""
         model, tokenizer = load_encoder(encoder)
-        return cls(model.train(), tokenizer, strategies, max_length)
+        return cls(model.train(), tokenizer, strategies, max_length, pooling)
 
     @property
     def device(self) -> torch.device:
         return self.head.weight.device
 
     def forward(self, histories: Sequence[str]) -> torch.Tensor:
-        """Logits over the strategies, one row per dialogue history."""
+        """Logits over the strategies (float32), one row per dialogue history; the encoder runs under
+        bfloat16 autocast where ``bf16`` (about 2.5x faster for MiniLM training on an AVX512-BF16 CPU)."""
         batch = self.tokenizer(list(histories), padding=True, truncation=True, max_length=self.max_length,
                                return_tensors="pt").to(self.device)
-        return self.head(self.encoder(**batch).last_hidden_state[:, 0])
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+            states = self.encoder(**batch).last_hidden_state.float()
+        if self.pooling == "cls":
+            return self.head(states[:, 0])
+        mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return self.head((states * mask).sum(1) / mask.sum(1).clamp(min=1.0))
 
     def check(self, env: type[DialogueEnv]) -> None:
         """Refuse an environment whose strategy set is not this planner's."""
@@ -60,19 +74,15 @@ class StrategyPlanner(nn.Module):
                                  f"environment {env.name!r} has {list(names)}")
 
     def save(self, path: str | Path) -> Path:
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        self.encoder.save_pretrained(tmp / "encoder")
-        self.tokenizer.save_pretrained(tmp / "encoder")
-        torch.save(self.head.state_dict(), tmp / HEAD_FILE)
-        (tmp / PLANNER_FILE).write_text(json.dumps({"strategies": list(self.strategies),
-                                                    "max_length": self.max_length}, indent=2))
-        if path.exists():
-            shutil.rmtree(path)
-        tmp.rename(path)
-        return path
+        """Write the planner folder atomically (encoder, tokenizer, head, strategy names)."""
+        with atomic_dir(path) as tmp:
+            self.encoder.save_pretrained(tmp / "encoder")
+            self.tokenizer.save_pretrained(tmp / "encoder")
+            torch.save(self.head.state_dict(), tmp / HEAD_FILE)
+            (tmp / PLANNER_FILE).write_text(json.dumps({"strategies": list(self.strategies),
+                                                        "max_length": self.max_length, "pooling": self.pooling},
+                                                       indent=2))
+        return Path(path)
 
     @classmethod
     def load(cls, path: str | Path) -> "StrategyPlanner":
@@ -81,7 +91,7 @@ class StrategyPlanner(nn.Module):
             raise WorkbenchError(f"no planner at {path} (missing {PLANNER_FILE})")
         meta = json.loads((path / PLANNER_FILE).read_text())
         planner = cls(AutoModel.from_pretrained(path / "encoder"), AutoTokenizer.from_pretrained(path / "encoder"),
-                      meta["strategies"], meta["max_length"])
+                      meta["strategies"], meta["max_length"], meta.get("pooling", "cls"))
         planner.head.load_state_dict(torch.load(path / HEAD_FILE, weights_only=True))
         return planner.eval()
 

@@ -16,9 +16,10 @@ from langchain_core.messages import BaseMessage
 
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
+from workbench.paths import data_dir
 
 from . import prompts
-from .cases import AGENT_ROLE, ENV_NAME, USER_ROLE, load_cases
+from .cases import AGENT_ROLE, ENV_NAME, USER_ROLE, default_source, load_cases
 from .patient import SOLVED, ScriptedPatient
 from .strategies import STRATEGIES
 from .templates import therapist_utterance
@@ -42,6 +43,15 @@ class EmotionalSupportEnv(DialogueEnv):
         """Cases from a PPDPP ``.jsonl`` file (default ``data_dir()/ppdpp/esc-valid.jsonl``) or a raw
         ESConv ``.json`` list (see :mod:`.cases`)."""
         return load_cases(source)
+
+    @classmethod
+    def default_source(cls) -> Path:
+        return default_source()
+
+    @classmethod
+    def sft_sources(cls) -> list[Path]:
+        """The raw ESConv conversations and PPDPP's processed split, both strategy-annotated."""
+        return [data_dir() / "esconv" / "FailedESConv.json", default_source()]
 
     def opening(self, state: DialogueState) -> list[Turn]:
         """PPDPP's opening: the patient states their situation (one Patient turn)."""

@@ -16,7 +16,7 @@ from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, V
 from workbench.episodes import Case, Episode, Turn
 
 from . import prompts
-from .cases import ENV_NAME, load_cases, sl_ratio
+from .cases import ENV_NAME, default_source, load_cases, sl_ratio
 from .prices import fmt
 from .seller import ScriptedSeller
 from .strategies import STRATEGIES
@@ -40,6 +40,10 @@ class NegotiationEnv(DialogueEnv):
     def cases(cls, source: str | Path | None = None) -> list[Case]:
         """Cases from a CB JSONL file; default ``data_dir()/ppdpp/cb-valid.jsonl`` (see :mod:`.cases`)."""
         return load_cases(source)
+
+    @classmethod
+    def default_source(cls) -> Path:
+        return default_source()
 
     def opening(self, state: DialogueState) -> list[Turn]:
         """PPDPP's fixed opening: the buyer asks the price, the seller names the list price."""

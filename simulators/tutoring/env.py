@@ -20,9 +20,10 @@ from langchain_core.messages import BaseMessage
 
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
+from workbench.paths import data_dir
 
 from . import prompts
-from .cases import ENV_NAME, load_cases
+from .cases import ENV_NAME, default_source, load_cases
 from .strategies import STRATEGIES
 from .student import ScriptedStudent
 from .templates import teacher_utterance
@@ -44,6 +45,21 @@ class TutoringEnv(DialogueEnv):
     def cases(cls, source: str | Path | None = None) -> list[Case]:
         """Cases from a CIMA JSONL file; default ``data_dir()/ppdpp/cima-valid.jsonl`` (see :mod:`.cases`)."""
         return load_cases(source)
+
+    @classmethod
+    def default_source(cls) -> Path:
+        return default_source()
+
+    @classmethod
+    def sft_sources(cls) -> list[Path]:
+        """PPDPP's CIMA training file (the cases default to its validation file)."""
+        return [data_dir() / "ppdpp" / "cima-train.jsonl"]
+
+    @classmethod
+    def planner_examples(cls, cases: Sequence[Case]) -> list[tuple[str, str]]:
+        """One example per CIMA row: the dialogue so far and the label of the teacher's next move."""
+        return [("\n".join(f"{t['role']}: {t['text']}" for t in c.fields["turns"]), c.fields["strategy"])
+                for c in cases]
 
     def opening(self, state: DialogueState) -> list[Turn]:
         """The human dialogue's first teacher and student lines (see the module docstring)."""

@@ -95,7 +95,13 @@ def load_encoder(spec: str = "embedded:minilm") -> tuple[PreTrainedModel, PreTra
 
     ``spec`` is ``embedded:minilm`` or a local model folder.
     """
+    path = encoder_path(spec)
+    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+
+
+def encoder_path(spec: str) -> Path:
+    """The folder of encoder ``spec`` (``embedded:minilm`` or a local model folder); a one-line error otherwise."""
     path = minilm_path() if spec == "embedded:minilm" else Path(spec).expanduser()
     if not (path / "config.json").is_file():
         raise WorkbenchError(f"unknown encoder '{spec}': expected embedded:minilm or a model folder with config.json")
-    return AutoModel.from_pretrained(path).eval(), AutoTokenizer.from_pretrained(path)
+    return path

@@ -98,3 +98,21 @@ def tiny_chat_model(chat_template: bool = False, **fields: Any) -> LocalChatMode
     """A ``LocalChatModel`` over an in-memory tiny random Llama; ``fields`` set its options."""
     tokenizer = tiny_tokenizer(chat_template)
     return LocalChatModel(model=tiny_llama(tokenizer), tokenizer=tokenizer, model_name="tiny-llama", **fields)
+
+
+def tiny_encoder(dir: Path | None = None, seed: int = 0) -> Path:
+    """Save a tiny random BERT encoder with the embedded MiniLM tokenizer to ``dir`` (a new temp dir
+    if None), for fast planner tests; return the folder."""
+    from transformers import AutoTokenizer, BertConfig, BertModel
+
+    from workbench.llm.embedded import minilm_path
+
+    path = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="workbench-tiny-encoder-"))
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    config = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        BertModel(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -1,0 +1,160 @@
+"""Self-play reinforcement learning of the planner from the critic's rewards (PPDPP, Deng et al.,
+ICLR 2024, Sec. 3.3).
+
+REINFORCE (Williams, 1992): for each agent turn t of an episode, with the history s_t, the planned
+strategy a_t and the critic's reward r_t after the user's reply,
+    L = - sum_t G_t log pi(a_t | s_t),   G_t = sum_k gamma^k r_{t+k}   (Eq. 4-5, gamma = 0.999),
+with G normalised within each episode as in the paper's code (``normalise="episode"``), across the
+whole batch of lockstep episodes (``"batch"``, a mean baseline), across the batch per turn index
+(``"turn"``: a time-dependent baseline b_t, still unbiased; with gamma near 1 and a cost per turn,
+later turns always have larger returns, which the other two read as "later actions are better"),
+or not at all (``"none"``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Literal, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from agents.ppdpp.planner import StrategyPlanner
+from agents.ppdpp.returns import discounted_returns
+from workbench.env import Agent, DialogueEnv
+from workbench.episodes import Case, Episode
+from workbench.errors import WorkbenchError
+from workbench.rollout import rollout
+from workbench.runs import Run, atomic_dir, settled_dir
+
+Normalise = Literal["episode", "batch", "turn", "none"]
+NORMALISE = ("episode", "batch", "turn", "none")
+UPDATES = ("episode", "batch")
+
+
+def planned_turns(episode: Episode, agent_role: str) -> list[tuple[str, str, float]]:
+    """``(history, strategy, reward)`` for every planned agent turn that the critic scored (the
+    environment's fixed opening carries no reward and is skipped)."""
+    rows = []
+    for i, turn in enumerate(episode.turns):
+        if turn.role == agent_role and turn.strategy and turn.reward is not None:
+            rows.append(("\n".join(f"{t.role}: {t.text}" for t in episode.turns[:i]), turn.strategy, turn.reward))
+    return rows
+
+
+def reinforce_loss(planner: StrategyPlanner, episodes: Sequence[Episode], agent_role: str, *,
+                   gamma: float = 0.999, normalise: Normalise = "episode",
+                   entropy_coef: float = 0.0) -> torch.Tensor | None:
+    """The REINFORCE loss over ``episodes`` (mean over their planned turns), minus ``entropy_coef``
+    times the mean policy entropy (an exploration bonus against early collapse onto one strategy,
+    Williams & Peng 1991; 0 in the paper); None when no turn was planned."""
+    if normalise not in NORMALISE:
+        raise WorkbenchError(f"unknown normalise {normalise!r} (use {', '.join(NORMALISE)})")
+    index = {name: i for i, name in enumerate(planner.strategies)}
+    texts, actions, returns = [], [], []
+    for episode in episodes:
+        rows = planned_turns(episode, agent_role)
+        if not rows:
+            continue
+        texts += [h for h, _, _ in rows]
+        actions += [index[s] for _, s, _ in rows]
+        returns.append(discounted_returns([r for _, _, r in rows], gamma, normalise=normalise == "episode"))
+    if not texts:
+        return None
+    g = torch.cat(returns).to(planner.device)
+    if normalise == "batch" and len(g) > 1:
+        g = (g - g.mean()) / (g.std(unbiased=False) + 1e-8)
+    if normalise == "turn":
+        g = _standardise_per_turn(returns).to(planner.device)
+    log_probs = planner(texts).log_softmax(dim=-1)
+    chosen = log_probs.gather(1, torch.tensor(actions, device=g.device)[:, None]).squeeze(1)
+    entropy = -(log_probs.exp() * log_probs).sum(dim=-1).mean()
+    return -(g * chosen).mean() - entropy_coef * entropy
+
+
+def _standardise_per_turn(returns: list[torch.Tensor]) -> torch.Tensor:
+    """Each turn index's returns standardised across the episodes that reached it (only centred
+    where its spread is zero; a turn only one episode reached gets 0)."""
+    out = [g.clone() for g in returns]
+    for t in range(max(len(g) for g in returns)):
+        column = torch.stack([g[t] for g in returns if len(g) > t])
+        mean, std = column.mean(), column.std(unbiased=False)
+        for g, o in zip(returns, out):
+            if len(g) > t:
+                o[t] = (g[t] - mean) / std if std > 1e-8 else g[t] - mean
+    return torch.cat(out)
+
+
+def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, episodes: int,
+             batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999, normalise: Normalise = "episode",
+             entropy_coef: float = 0.0, update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0,
+             run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
+             progress: bool = True) -> list[dict[str, Any]]:
+    """Self-play REINFORCE: play ``batch_size`` episodes in lockstep with ``agent`` (whose policy is
+    ``planner``, sampling), then update once per episode (``update="episode"``, PPDPP) or once per
+    batch; repeat until ``episodes`` episodes. Episodes and per-update metrics go to ``run``; the
+    planner and optimizer are checkpointed every ``save_every`` updates and a rerun resumes there."""
+    if update not in UPDATES:
+        raise WorkbenchError(f"unknown update {update!r} (use {', '.join(UPDATES)})")
+    if episodes < 1 or batch_size < 1 or save_every < 1:
+        raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
+    updates = -(-episodes // batch_size)
+    optimizer = planner_optimizer(planner, lr, head_lr)
+    start = _restore(checkpoint, planner, optimizer)
+    if start:
+        run.keep_episodes(lambda e: e.provenance.get("update", updates) < start)
+    rng = random.Random(seed)
+    schedule = [rng.choice(list(cases)) for _ in range(updates * batch_size)]  # the cases, drawn once
+    planner.eval()  # no dropout: the update's log-probabilities are those the rollout sampled from
+    records = []
+    with tqdm(total=updates, initial=start, desc=f"PPDPP RL ({env.name})", unit="update", disable=not progress) as bar:
+        for u in range(start, updates):
+            batch = rollout(env, agent, schedule, n=(u + 1) * batch_size, skip=range(u * batch_size), seed=seed,
+                            batch_size=batch_size, run=run, provenance={**(provenance or {}), "update": u},
+                            progress=False)
+            losses = []
+            for group in ([e] for e in batch) if update == "episode" else [batch]:
+                loss = reinforce_loss(planner, group, env.agent_role, gamma=gamma, normalise=normalise,
+                                      entropy_coef=entropy_coef)
+                if loss is None:
+                    continue
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(planner.parameters(), max_grad_norm)
+                optimizer.step()
+                losses.append(loss.item())
+            record = {"event": "rl", "update": u + 1, "episodes": (u + 1) * batch_size, **env.metrics(batch),
+                      "return": sum(e.total_reward for e in batch) / len(batch),
+                      "loss": sum(losses) / len(losses) if losses else None}
+            run.log_metrics(record)
+            records.append(record)
+            if (u + 1) % save_every == 0 or u + 1 == updates:
+                _save(checkpoint, planner, optimizer, u + 1)
+            bar.update()
+            bar.set_postfix(SR=f"{record['SR']:.2f}", ret=f"{record['return']:.2f}")
+    return records
+
+
+def planner_optimizer(planner: StrategyPlanner, lr: float, head_lr: float | None = None) -> torch.optim.AdamW:
+    """AdamW with the encoder at ``lr`` and the fresh linear head at ``head_lr`` (default ``lr``)."""
+    return torch.optim.AdamW([{"params": planner.encoder.parameters(), "lr": lr},
+                              {"params": planner.head.parameters(), "lr": head_lr or lr}])
+
+
+def _save(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer, update: int) -> None:
+    with atomic_dir(path) as tmp:
+        planner.save(tmp / "planner")
+        torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        (tmp / "state.json").write_text(json.dumps({"update": update}))
+
+
+def _restore(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer) -> int:
+    """Load a checkpoint written by :func:`_save` into ``planner`` and ``optimizer``; the updates done (0 if none)."""
+    folder = settled_dir(path)
+    if folder is None:
+        return 0
+    planner.load_state_dict(StrategyPlanner.load(folder / "planner").state_dict())
+    optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    return int(json.loads((folder / "state.json").read_text())["update"])

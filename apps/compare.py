@@ -1,0 +1,89 @@
+"""``workbench evaluate --env E --planners ...``: PPDPP's interactive evaluation (Deng et al., ICLR
+2024, Sec. 4) of several planners under one harness.
+
+Every planner plays the same cases with the same episode seeds (so a scripted user draws the same
+hidden persona for each), against the same simulator and critic. A label given to several planners
+(``RL=planner:seed0 RL=planner:seed1``) pools their episodes, e.g. to average over training seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from agents.policies import make_policy
+from apps.simulation import SimulationConfig, build_simulation
+from workbench.episodes import Episode
+from workbench.errors import WorkbenchError
+from workbench.evaluate import format_rows, metrics_table, plot_lines, sr_by_turn
+from workbench.rollout import rollout
+from workbench.runs import Run
+from workbench.splits import split_cases
+
+
+@dataclass
+class EvaluateConfig(SimulationConfig):
+    data: str | None = field(default=None, metadata={
+        "help": "case file; default: the environment's shared data", "aliases": ["--cases"]})
+    planners: list[str] = field(default_factory=lambda: ["random", "most-frequent"], metadata={
+        "help": "[LABEL=]SPEC for each planner: random, most-frequent, fixed:<strategy>, planner:<folder>, "
+                "procot or none (procot and none need --agent_model); a repeated LABEL pools episodes"})
+    split: str = field(default="heldout", metadata={
+        "help": "which cases of the file: heldout (not used by `train ppdpp`), train or all"})
+    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `train ppdpp`"})
+    n: int = field(default=0, metadata={"help": "episodes per planner (cycling over the cases); 0: one per case",
+                                        "aliases": ["-n"]})
+    greedy: bool = field(default=True, metadata={"help": "planners take their most likely strategy"})
+    out: str = field(default="runs/evaluate", metadata={"help": "run directory"})
+
+
+def parse_planners(specs: list[str]) -> list[tuple[str, str]]:
+    """``(label, spec)`` pairs from ``[LABEL=]SPEC`` strings."""
+    if not specs:
+        raise WorkbenchError("give at least one planner (--planners random most-frequent ...)")
+    pairs = []
+    for item in specs:
+        label, _, spec = item.rpartition("=") if "=" in item.split(":", 1)[0] else ("", "", item)
+        if not spec:
+            raise WorkbenchError(f"empty planner spec in {item!r}")
+        pairs.append((label or spec, spec))
+    return pairs
+
+
+def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
+    """Play every planner, write the table, ``plots/sr_by_turn.png`` and ``summary.md``; return the run
+    and the table as Markdown."""
+    planners = parse_planners(config.planners)
+    if config.n < 0:
+        raise WorkbenchError("n must be at least 0")
+    sim = build_simulation(config)
+    cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
+    policies = [make_policy(spec, sim.cls, sim.models["agent"], greedy=config.greedy) for _, spec in planners]
+    agents = [sim.agent(policy, config) for policy in policies]  # fail on a bad spec before any episode
+    n = config.n or len(cases)
+    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress"))
+    episodes: dict[str, list[Episode]] = defaultdict(list)
+    stored: dict[int, list[Episode]] = defaultdict(list)
+    for e in run.episodes():
+        stored[e.provenance["slot"]].append(e)
+    provenance = sim.provenance(("resume", "progress"))
+    for slot, ((label, spec), policy, agent) in enumerate(zip(planners, policies, agents)):
+        new = rollout(sim.env, agent, cases, n=n, seed=config.seed, batch_size=config.batch_size, run=run,
+                      skip=[e.provenance["index"] for e in stored[slot]],
+                      provenance={**provenance, "planner": label, "spec": spec, "slot": slot},
+                      progress=config.progress)
+        episodes[label] += stored[slot] + new
+        if hasattr(policy, "unparsed"):
+            run.log_metrics({"event": "unparsed_plans", "planner": label, "spec": spec, "count": policy.unparsed})
+    rows = {label: metrics_table(sim.cls, eps) for label, eps in episodes.items()}
+    for label, row in rows.items():
+        run.log_metrics({"event": "evaluate", "planner": label, **row})
+    turns = list(range(1, sim.env.max_turns + 1))
+    plot_lines([{"title": "Success rate by turn", "xlabel": "agent turn", "ylabel": "SR (succeeded by this turn)",
+                 "lines": {label: (turns, sr_by_turn(eps, sim.env.max_turns)) for label, eps in episodes.items()}}],
+               run.plot_path("sr_by_turn.png"), f"{config.env}: {len(cases)} {config.split} cases, {n} episodes each")
+    table = format_rows(rows)
+    run.write_summary(f"# Evaluation on {config.env} ({config.split} cases)\n\n{table}\n\n"
+                      f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    return run, table

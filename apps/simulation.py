@@ -1,0 +1,97 @@
+"""What every simulation command shares: the environment, user simulator, critic and models.
+
+``selfplay``, ``train ppdpp`` and ``evaluate`` all play an agent against a user simulator judged
+by a critic; :class:`SimulationConfig` holds those options once and :func:`build_simulation`
+loads the models (once per distinct spec) and wires the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import platform
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+
+from agents.policies import Policy
+from agents.prompted import PromptedAgent
+from agents.template import TemplateAgent
+from apps.models import load_models
+from workbench.env import Agent, DialogueEnv
+from workbench.errors import WorkbenchError
+from workbench.registry import env_class, make_env
+
+EMBEDDED = "embedded:gemma-3-270m"
+
+
+@dataclass
+class SimulationConfig:
+    env: str = field(default="negotiation", metadata={"help": "environment (see `workbench envs`)"})
+    data: str | None = field(default=None, metadata={"help": "case file; default: the environment's shared data"})
+    simulator: str = field(default="scripted", metadata={"help": "user simulator: scripted or llm"})
+    agent_model: str | None = field(default=None, metadata={
+        "help": "agent chat model spec (embedded:gemma-3-270m, a path, openai:MODEL@URL); none: template agent"})
+    sim_model: str | None = field(default=None, metadata={
+        "help": f"simulator model spec for --simulator llm; default: the agent model, else {EMBEDDED}"})
+    critic: str = field(default="auto", metadata={
+        "help": "auto (ground truth for scripted, llm otherwise), ground-truth or llm"})
+    critic_model: str | None = field(default=None, metadata={"help": "critic model spec; default: the simulator model"})
+    critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)"})
+    critic_temperature: float = field(default=1.1, metadata={"help": "critic sampling temperature (PPDPP: 1.1)"})
+    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
+    batch_size: int = field(default=32, metadata={"help": "episodes in lockstep (one batched model call each)"})
+    temperature: float = field(default=0.7, metadata={"help": "agent and simulator sampling temperature"})
+    max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent or simulator turn"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    out: str = field(default="runs/selfplay", metadata={"help": "run directory"})
+    resume: bool = field(default=False, metadata={"help": "continue an interrupted run in --out"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
+@dataclass
+class Simulation:
+    """A wired simulation: the environment class and instance, the loaded models and provenance."""
+
+    cls: type[DialogueEnv]
+    env: DialogueEnv
+    models: dict[str, BaseChatModel | None]
+    specs: dict[str, str | None]
+    settings: dict[str, Any]
+
+    def agent(self, policy: Policy | None, config: SimulationConfig) -> Agent:
+        return make_agent(self.cls, self.models["agent"], policy, config.temperature, config.max_new_tokens)
+
+    def provenance(self, resumable: tuple[str, ...]) -> dict[str, Any]:
+        fixed = json.dumps({k: v for k, v in self.settings.items() if k not in resumable}, sort_keys=True,
+                           default=str)
+        return {"models": self.specs, "seed": self.settings["seed"], "python": platform.python_version(),
+                "config_hash": hashlib.sha256(fixed.encode()).hexdigest()[:16]}
+
+
+def make_agent(cls: type[DialogueEnv], model: BaseChatModel | None, policy: Policy | None,
+               temperature: float, max_tokens: int) -> Agent:
+    """The template agent when there is no agent model (it needs a policy), else the prompted LLM agent."""
+    if model is None:
+        if policy is None:
+            raise WorkbenchError("the template agent needs a strategy policy (random, most-frequent, "
+                                 "fixed:<strategy> or planner:<folder>); `none` and `procot` need an agent model")
+        return TemplateAgent(cls, policy)
+    return PromptedAgent(model, cls, policy, temperature=temperature, max_tokens=max_tokens)
+
+
+def build_simulation(config: SimulationConfig) -> Simulation:
+    """Load the environment class, the models the config names and the environment with its critic."""
+    cls = env_class(config.env)
+    sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
+    wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")
+    critic_spec = (config.critic_model or sim_spec or config.agent_model or EMBEDDED) if wants_llm_critic else None
+    specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
+    settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec}
+    models = load_models(specs, config.seed)
+    env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,
+                   critic_model=models["critic"], critic_samples=config.critic_samples,
+                   critic_temperature=config.critic_temperature, max_turns=config.max_turns)
+    return Simulation(cls, env, models, specs, settings)

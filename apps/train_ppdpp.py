@@ -1,0 +1,142 @@
+"""``workbench train ppdpp``: PPDPP's protocol (Deng et al., ICLR 2024) as one command.
+
+Stage ``sft`` fine-tunes the planner on the human strategy labels (``<out>/sft``, best validation
+macro-F1); stage ``rl`` trains it by self-play REINFORCE against the user simulator and critic
+(``<out>/rl``), starting from ``--init``, from ``<out>/sft`` after the SFT stage, or from a fresh
+encoder; ``both`` runs one after the other. RL plays the training split of the case file; the
+held-out split is left for ``workbench evaluate``.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass, field
+
+from agents.ppdpp.data import annotated_examples
+from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
+from agents.ppdpp.reinforce import NORMALISE, UPDATES, train_rl
+from agents.ppdpp.sft import train_sft
+from apps.simulation import SimulationConfig, build_simulation
+from workbench.errors import WorkbenchError
+from workbench.evaluate import format_table, plot_lines
+from workbench.llm.embedded import encoder_path
+from workbench.runs import Run
+from workbench.splits import split_cases, validation_split
+
+STAGES = ("sft", "rl", "both")
+
+
+
+@dataclass
+class PPDPPConfig(SimulationConfig):
+    stage: str = field(default="both", metadata={"help": "sft, rl or both (SFT, then RL from its best planner)"})
+    encoder: str = field(default="embedded:minilm", metadata={
+        "help": "planner encoder: embedded:minilm or a transformers encoder folder (e.g. roberta-large, on GPU)"})
+    max_length: int = field(default=256, metadata={
+        "help": "encoder tokens kept from the end of the history (the paper: 512 with RoBERTa-large)"})
+    pooling: str = field(default="mean", metadata={
+        "help": "history representation: mean of the token states (MiniLM's own), or cls (the paper's RoBERTa)"})
+    init: str | None = field(default=None, metadata={"help": "planner folder to start RL from (stage rl)"})
+    heldout: float = field(default=0.3, metadata={"help": "share of the case file held out for evaluation"})
+    sft_data: list[str] | None = field(default=None, metadata={
+        "help": "annotated dialogue files for SFT; default: the environment's (only the case file's train split)"})
+    sft_val_fraction: float = field(default=0.15, metadata={"help": "share of SFT dialogues kept for validation"})
+    sft_max_examples: int = field(default=0, metadata={"help": "subsample SFT training examples (0: all)"})
+    sft_epochs: int = field(default=3, metadata={"help": "SFT epochs"})
+    sft_lr: float = field(default=5e-5, metadata={"help": "SFT learning rate (AdamW, linear warm-up and decay)"})
+    sft_batch_size: int = field(default=16, metadata={"help": "SFT batch size"})
+    rl_episodes: int = field(default=512, metadata={"help": "self-play episodes of the RL stage"})
+    rl_lr: float = field(default=1e-5, metadata={"help": "RL learning rate of the encoder (AdamW)"})
+    rl_head_lr: float | None = field(default=None, metadata={
+        "help": "RL learning rate of the linear head; default: --rl_lr"})
+    gamma: float = field(default=0.999, metadata={"help": "discount of the returns (PPDPP: 0.999)"})
+    normalise: str = field(default="episode", metadata={
+        "help": "normalise returns within each episode (episode, PPDPP), across the batch (batch), across the "
+                "batch per turn index (turn: a time-dependent baseline), or not (none)"})
+    entropy_coef: float = field(default=0.0, metadata={
+        "help": "entropy bonus against collapse onto one strategy (0: the paper's plain REINFORCE)"})
+    update: str = field(default="episode", metadata={
+        "help": "one optimizer step per episode (PPDPP) or per batch of lockstep episodes"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+    save_every: int = field(default=1, metadata={"help": "checkpoint the RL stage every N updates"})
+    out: str = field(default="runs/ppdpp", metadata={"help": "run directory"})
+
+
+def run_ppdpp(config: PPDPPConfig) -> Run:
+    if config.stage not in STAGES:
+        raise WorkbenchError(f"unknown stage {config.stage!r} (use {', '.join(STAGES)})")
+    if config.stage == "sft" and config.init:
+        raise WorkbenchError("--init starts the RL stage; it has no use with --stage sft")
+    for name, value, allowed in (("normalise", config.normalise, NORMALISE), ("update", config.update, UPDATES)):
+        if value not in allowed:
+            raise WorkbenchError(f"unknown {name} {value!r} (use {', '.join(allowed)})")
+    encoder_path(config.encoder)
+    init = StrategyPlanner.load(config.init) if config.init else None
+    sim = build_simulation(config)
+    if init is not None:
+        init.check(sim.cls)
+    run = Run.open(config.out, sim.settings, resume=config.resume,
+                   resumable_changes=("resume", "progress", "rl_episodes"))
+    summary = [f"# PPDPP on {config.env} (stage {config.stage})"]
+    planner = None
+    if config.stage in ("sft", "both"):
+        planner, scores = _sft_stage(config, sim.cls, run)
+        summary.append(f"## SFT (best epoch {scores['epoch']}, validation)\n\n"
+                       + format_table({k: v for k, v in scores.items() if k != "epoch"}))
+    if config.stage in ("rl", "both"):
+        planner = planner or init or StrategyPlanner.from_encoder([s.name for s in sim.cls.strategies],
+                                                                  config.encoder, config.max_length)
+        cases = split_cases(sim.cls.cases(config.data), "train", config.heldout)
+        agent = sim.agent(PlannerPolicy(planner, sim.cls), config)
+        records = train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes,
+                           batch_size=config.batch_size, lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma,
+                           normalise=config.normalise, entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
+                           seed=config.seed, run=run, checkpoint=run.path / "checkpoints" / "rl",
+                           save_every=config.save_every, provenance=sim.provenance(("resume", "progress")),
+                           progress=config.progress)
+        planner.save(run.path / "rl")
+        records = [r for r in run.metrics() if r.get("event") == "rl"]
+        plot_lines([{"title": "Success rate", "xlabel": "episodes", "ylabel": "SR of the update's batch",
+                     "lines": {"SR": ([r["episodes"] for r in records], [r["SR"] for r in records])}},
+                    {"title": "Return", "xlabel": "episodes", "ylabel": "mean episode return",
+                     "lines": {"return": ([r["episodes"] for r in records], [r["return"] for r in records])}}],
+                   run.plot_path("rl.png"), f"PPDPP self-play RL on {config.env}")
+        last = records[-1]
+        summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n"
+                       + format_table({k: last[k] for k in ("SR", "AT", "return")}))
+    run.write_summary("\n\n".join(summary) + f"\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    return run
+
+
+def _sft_stage(config: PPDPPConfig, cls, run: Run) -> tuple[StrategyPlanner, dict[str, float]]:
+    """Fine-tune on the annotated strategies (or, on resume, reuse a finished SFT stage)."""
+    done = [r for r in run.metrics() if r.get("event") == "sft_done"]
+    target = run.path / "sft"
+    if done and (target / "planner.json").is_file():
+        return StrategyPlanner.load(target), done[-1]["best"]
+    examples = annotated_examples(cls, config.sft_data, case_file=config.data or cls.default_source(),
+                                  heldout=config.heldout)
+    train, val = validation_split(examples, [e.case_id for e in examples], config.sft_val_fraction)
+    if not train or not val:
+        raise WorkbenchError(f"SFT needs training and validation dialogues; got {len(train)} and {len(val)} "
+                             f"examples (adjust --sft_val_fraction)")
+    if 0 < config.sft_max_examples < len(train):
+        train = random.Random(config.seed).sample(train, config.sft_max_examples)
+    planner = StrategyPlanner.from_encoder([s.name for s in cls.strategies], config.encoder, config.max_length,
+                                           config.pooling)
+    run.log_metrics({"event": "sft_data", "train": len(train), "validation": len(val)})
+    best = train_sft(planner, train, val, save_to=target, epochs=config.sft_epochs, lr=config.sft_lr,
+                     batch_size=config.sft_batch_size, seed=config.seed, log=run.log_metrics,
+                     progress=config.progress)
+    run.log_metrics({"event": "sft_done", "best": best})
+    metrics = run.metrics()
+    start = max(i for i, r in enumerate(metrics) if r.get("event") == "sft_data")  # this attempt's epochs only
+    records = [r for r in metrics[start:] if r.get("event") == "sft"]
+    epochs = [r["epoch"] for r in records]
+    plot_lines([{"title": "Training loss", "xlabel": "epoch", "ylabel": "cross-entropy",
+                 "lines": {"train": (epochs, [r["train_loss"] for r in records])}},
+                {"title": "Validation (macro)", "xlabel": "epoch", "ylabel": "score",
+                 "lines": {k: (epochs, [r[f"val_{k}"] for r in records]) for k in ("precision", "recall", "f1")}}],
+               run.plot_path("sft.png"), f"PPDPP planner SFT on {config.env}")
+    return StrategyPlanner.load(target), best
