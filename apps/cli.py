@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from typing import Sequence
@@ -122,6 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     command = parser.parse_args(argv[:1]).command
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `workbench ... | head` ends quietly
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars for loading weights; ours stay
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         HANDLERS[command](argv[1:])

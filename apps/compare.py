@@ -2,14 +2,14 @@
 2024, Sec. 4) of several planners under one harness.
 
 Every planner plays the same cases with the same episode seeds (so a scripted user draws the same
-hidden persona for each), against the same simulator and critic. A label given to several planners
+hidden persona for each), against the same simulator and critic, in one lockstep: the simulator
+and critic calls of all planners share batches. A label given to several planners
 (``RL=planner:seed0 RL=planner:seed1``) pools their episodes, e.g. to average over training seeds.
 """
 
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from dataclasses import dataclass, field
 
 from agents.policies import make_policy
@@ -17,7 +17,7 @@ from apps.simulation import SimulationConfig, build_simulation
 from workbench.episodes import Episode
 from workbench.errors import WorkbenchError
 from workbench.evaluate import format_rows, metrics_table, plot_lines, sr_by_turn
-from workbench.rollout import rollout
+from workbench.rollout import rollout_many
 from workbench.runs import Run
 from workbench.splits import split_cases
 
@@ -63,17 +63,16 @@ def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
     agents = [sim.agent(policy, config) for policy in policies]  # fail on a bad spec before any episode
     n = config.n or len(cases)
     run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress"))
-    episodes: dict[str, list[Episode]] = defaultdict(list)
-    stored: dict[int, list[Episode]] = defaultdict(list)
-    for e in run.episodes():
-        stored[e.provenance["slot"]].append(e)
+    stored = run.episodes()
     provenance = sim.provenance(("resume", "progress"))
-    for slot, ((label, spec), policy, agent) in enumerate(zip(planners, policies, agents)):
-        new = rollout(sim.env, agent, cases, n=n, seed=config.seed, batch_size=config.batch_size, run=run,
-                      skip=[e.provenance["index"] for e in stored[slot]],
-                      provenance={**provenance, "planner": label, "spec": spec, "slot": slot},
-                      progress=config.progress)
-        episodes[label] += stored[slot] + new
+    new = rollout_many(sim.env, dict(enumerate(agents)), cases, n=n, seed=config.seed, batch_size=config.batch_size,
+                       run=run, skip=[(e.provenance["slot"], e.provenance["index"]) for e in stored],
+                       provenance={slot: {**provenance, "planner": label, "spec": spec, "slot": slot}
+                                   for slot, (label, spec) in enumerate(planners)}, progress=config.progress)
+    episodes: dict[str, list[Episode]] = {label: [] for label, _ in planners}
+    for e in stored + [e for eps in new.values() for e in eps]:
+        episodes[e.provenance["planner"]].append(e)
+    for (label, spec), policy in zip(planners, policies):
         if hasattr(policy, "unparsed"):
             run.log_metrics({"event": "unparsed_plans", "planner": label, "spec": spec, "count": policy.unparsed})
     rows = {label: metrics_table(sim.cls, eps) for label, eps in episodes.items()}

@@ -34,7 +34,8 @@ class PPDPPConfig(SimulationConfig):
     encoder: str = field(default="embedded:minilm", metadata={
         "help": "planner encoder: embedded:minilm or a transformers encoder folder (e.g. roberta-large, on GPU)"})
     max_length: int = field(default=256, metadata={
-        "help": "encoder tokens kept from the end of the history (the paper: 512 with RoBERTa-large)"})
+        "help": "encoder tokens kept from the end of the history, for a new planner (the paper: 512 with "
+                "RoBERTa-large); a planner from --init keeps its own"})
     pooling: str = field(default="mean", metadata={
         "help": "history representation: mean of the token states (MiniLM's own), or cls (the paper's RoBERTa)"})
     init: str | None = field(default=None, metadata={"help": "planner folder to start RL from (stage rl)"})
@@ -53,7 +54,8 @@ class PPDPPConfig(SimulationConfig):
     gamma: float = field(default=0.999, metadata={"help": "discount of the returns (PPDPP: 0.999)"})
     normalise: str = field(default="episode", metadata={
         "help": "normalise returns within each episode (episode, PPDPP), across the batch (batch), across the "
-                "batch per turn index (turn: a time-dependent baseline), or not (none)"})
+                "batch per turn index (turn: a time-dependent baseline), against a learned value baseline "
+                "(value), or not (none)"})
     entropy_coef: float = field(default=0.0, metadata={
         "help": "entropy bonus against collapse onto one strategy (0: the paper's plain REINFORCE)"})
     update: str = field(default="episode", metadata={
@@ -85,16 +87,15 @@ def run_ppdpp(config: PPDPPConfig) -> Run:
         summary.append(f"## SFT (best epoch {scores['epoch']}, validation)\n\n"
                        + format_table({k: v for k, v in scores.items() if k != "epoch"}))
     if config.stage in ("rl", "both"):
-        planner = planner or init or StrategyPlanner.from_encoder([s.name for s in sim.cls.strategies],
-                                                                  config.encoder, config.max_length)
+        planner = planner or init or StrategyPlanner.from_encoder(
+            [s.name for s in sim.cls.strategies], config.encoder, config.max_length, config.pooling)
         cases = split_cases(sim.cls.cases(config.data), "train", config.heldout)
         agent = sim.agent(PlannerPolicy(planner, sim.cls), config)
-        records = train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes,
-                           batch_size=config.batch_size, lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma,
-                           normalise=config.normalise, entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
-                           seed=config.seed, run=run, checkpoint=run.path / "checkpoints" / "rl",
-                           save_every=config.save_every, provenance=sim.provenance(("resume", "progress")),
-                           progress=config.progress)
+        train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes, batch_size=config.batch_size,
+                 lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma, normalise=config.normalise,
+                 entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
+                 seed=config.seed, run=run, checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
+                 provenance=sim.provenance(("resume", "progress")), progress=config.progress)
         planner.save(run.path / "rl")
         records = [r for r in run.metrics() if r.get("event") == "rl"]
         plot_lines([{"title": "Success rate", "xlabel": "episodes", "ylabel": "SR of the update's batch",

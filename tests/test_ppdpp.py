@@ -41,6 +41,16 @@ def test_forward_backward_and_left_truncation():
     assert torch.allclose(a, b)
 
 
+def test_pooling_is_saved_and_checked(tmp_path):
+    names = [s.name for s in TutoringEnv.strategies]
+    planner = StrategyPlanner.from_encoder(names, str(tiny_encoder(tmp_path / "enc")), 32, pooling="cls")
+    loaded = StrategyPlanner.load(planner.save(tmp_path / "planner"))
+    assert loaded.pooling == "cls"
+    assert torch.allclose(planner.eval()(["Student: ciao"]), loaded(["Student: ciao"]), atol=1e-6)
+    with pytest.raises(WorkbenchError, match="unknown pooling 'max'"):
+        StrategyPlanner.from_encoder(names, str(tmp_path / "enc"), 32, pooling="max")
+
+
 def test_save_load_and_strategy_set_check(tmp_path):
     env = NegotiationEnv(NegotiationEnv.scripted_simulator(), GroundTruthCritic(NegotiationEnv.ground_truth))
     planner = tiny_planner([s.name for s in NegotiationEnv.strategies])

@@ -141,7 +141,7 @@ def test_planned_turns_skip_the_opening_and_carry_rewards():
     assert rows[1][0].endswith("Buyer: move 0\nSeller: reply 0")
 
 
-@pytest.mark.parametrize("normalise", ["episode", "batch", "turn", "none"])
+@pytest.mark.parametrize("normalise", ["episode", "batch", "turn", "value", "none"])
 def test_reinforce_step_raises_the_rewarded_strategy(encoder_dir, normalise):
     names = [s.name for s in NegotiationEnv.strategies]
     planner = StrategyPlanner.from_encoder(names, encoder_dir, 64).eval()
@@ -150,13 +150,18 @@ def test_reinforce_step_raises_the_rewarded_strategy(encoder_dir, normalise):
     history = planned_turns(good, "Buyer")[2][0]
     before = planner([history]).softmax(-1)[0, names.index("agree")].item()
     optimizer = torch.optim.SGD(planner.parameters(), lr=0.5)
-    loss = reinforce_loss(planner, [good, episode([("deny", -1.0), ("agree", 1.0)])], "Buyer", normalise=normalise)
+    torch.manual_seed(0)
+    value = torch.nn.Linear(planner.head.in_features, 1) if normalise == "value" else None
+    loss = reinforce_loss(planner, [good, episode([("deny", -1.0), ("agree", 1.0)])], "Buyer", normalise=normalise,
+                          value=value)
     loss.backward()
     optimizer.step()
     assert planner([history]).softmax(-1)[0, names.index("agree")].item() > before
     assert reinforce_loss(planner, [episode([])], "Buyer") is None
     with pytest.raises(WorkbenchError, match="unknown normalise"):
         reinforce_loss(planner, [good], "Buyer", normalise="sometimes")
+    with pytest.raises(WorkbenchError, match="needs a value head"):
+        reinforce_loss(planner, [good], "Buyer", normalise="value" if value is None else "batch", value=value)
 
 
 def greedy_return(planner, env, cases, seed):

@@ -9,7 +9,7 @@ from agents.template import TemplateAgent
 from simulators.negotiation import NegotiationEnv
 from workbench.critics import GroundTruthCritic, LLMCritic
 from workbench.episodes import Turn
-from workbench.rollout import rollout
+from workbench.rollout import rollout, rollout_many
 from workbench.runs import Run
 
 
@@ -40,6 +40,23 @@ def test_lockstep_batches_and_determinism(cb_file):
     other = rollout(scripted_env(), TemplateAgent(NegotiationEnv, RandomPolicy(NegotiationEnv.strategies)),
                     cases, n=40, seed=8, batch_size=16, progress=False)
     assert [e.to_row() for e in other] != [e.to_row() for e in eps]
+
+
+def test_several_agents_share_one_lockstep(cb_file):
+    cases = NegotiationEnv.cases(cb_file)
+    agents = {"random": CountingAgent(NegotiationEnv, RandomPolicy(NegotiationEnv.strategies)),
+              "counter": CountingAgent(NegotiationEnv, FixedPolicy(NegotiationEnv.strategy("counter")))}
+    env = scripted_env()
+    calls = []
+    judge = env.critic.judge
+    env.critic.judge = lambda states: calls.append(len(states)) or judge(states)
+    both = rollout_many(env, agents, cases, n=10, seed=3, batch_size=20, progress=False,
+                        provenance={"random": {"planner": "random"}, "counter": {"planner": "counter"}})
+    assert calls[0] == 20  # one critic batch over both agents' dialogues
+    for key, agent in agents.items():
+        assert max(agent.batches) == 10
+        alone = rollout(scripted_env(), agent, cases, n=10, seed=3, progress=False, provenance={"planner": key})
+        assert [e.to_row() for e in both[key]] == [e.to_row() for e in alone]
 
 
 def test_episode_shape(cb_file):

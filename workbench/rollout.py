@@ -6,12 +6,14 @@ Each step makes three batched calls over every live dialogue: the agent's turns
 refilled from the queue, so batches stay full and an interrupt loses only the episodes in
 flight. Episode ``i`` plays ``cases[i % len(cases)]`` with its own seed, so results do not
 depend on which other episodes share its batch (exactly so for scripted simulators).
+``rollout_many`` does the same for several agents at once (an evaluation of several planners), so
+that their simulator and critic calls share batches.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Hashable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
@@ -29,28 +31,46 @@ def rollout(env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, n: int, se
             batch_size: int = 32, run: Run | None = None, skip: Sequence[int] = (),
             provenance: dict[str, Any] | None = None, progress: bool = True) -> list[Episode]:
     """Play episodes ``0..n-1`` except those in ``skip`` (already stored); return them by index."""
+    return rollout_many(env, {None: agent}, cases, n=n, seed=seed, batch_size=batch_size, run=run,
+                        skip=[(None, i) for i in skip], provenance={None: provenance or {}}, progress=progress)[None]
+
+
+def rollout_many(env: DialogueEnv, agents: Mapping[Hashable, Agent], cases: Sequence[Case], *, n: int,
+                 seed: int = 0, batch_size: int = 32, run: Run | None = None,
+                 skip: Sequence[tuple[Hashable, int]] = (), provenance: Mapping[Hashable, dict[str, Any]] | None = None,
+                 progress: bool = True) -> dict[Hashable, list[Episode]]:
+    """Episodes ``0..n-1`` for every agent (keyed, e.g. by planner) in one lockstep: episode ``i``
+    plays the same case with the same seed for every agent, each agent acts for its own dialogues,
+    and the simulator and critic see all live dialogues as one batch. ``skip`` lists ``(key, i)``
+    already stored; ``provenance[key]`` goes into that agent's episodes."""
     if not cases:
         raise WorkbenchError("no cases to play")
     if batch_size < 1:
         raise WorkbenchError("batch_size must be at least 1")
     done = set(skip)
-    pending = deque(i for i in range(n) if i not in done)
-    live: list[tuple[int, DialogueState]] = []
-    finished: dict[int, Episode] = {}
+    pending = deque((key, i) for key in agents for i in range(n) if (key, i) not in done)
+    live: list[tuple[Hashable, int, DialogueState]] = []
+    finished: dict[Hashable, dict[int, Episode]] = {key: {} for key in agents}
     with tqdm(total=len(pending), desc=f"{env.name} self-play", unit="ep", disable=not progress) as bar:
         while pending or live:
             while pending and len(live) < batch_size:
-                i = pending.popleft()
-                live.append((i, env.begin(cases[i % len(cases)], episode_seed(seed, i))))
-            states = [s for _, s in live]
-            env.advance(states, agent.act(states))
+                key, i = pending.popleft()
+                live.append((key, i, env.begin(cases[i % len(cases)], episode_seed(seed, i))))
+            turns: list = [None] * len(live)
+            for key in dict.fromkeys(k for k, _, _ in live):
+                slots = [j for j, (k, _, _) in enumerate(live) if k == key]
+                for j, turn in zip(slots, agents[key].act([live[j][2] for j in slots]), strict=True):
+                    turns[j] = turn
+            states = [s for _, _, s in live]
+            env.advance(states, turns)
             bar.set_postfix_str(f"{len(states)} in flight, turns {min(s.agent_turns for s in states)}"
                                 f"-{max(s.agent_turns for s in states)}", refresh=True)
-            ended = [(i, s) for i, s in live if s.done or s.truncated]
-            live = [(i, s) for i, s in live if not (s.done or s.truncated)]
-            episodes = [env.finish(s, provenance={**(provenance or {}), "index": i}) for i, s in ended]
+            ended = [(k, i, s) for k, i, s in live if s.done or s.truncated]
+            live = [(k, i, s) for k, i, s in live if not (s.done or s.truncated)]
+            episodes = [env.finish(s, provenance={**(provenance or {}).get(k, {}), "index": i}) for k, i, s in ended]
             if run is not None and episodes:
                 run.append_episodes(episodes)
-            finished.update((i, e) for (i, _), e in zip(ended, episodes))
+            for (k, i, _), e in zip(ended, episodes):
+                finished[k][i] = e
             bar.update(len(episodes))
-    return [finished[i] for i in sorted(finished)]
+    return {key: [eps[i] for i in sorted(eps)] for key, eps in finished.items()}

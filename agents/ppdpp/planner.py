@@ -54,17 +54,21 @@ class StrategyPlanner(nn.Module):
     def device(self) -> torch.device:
         return self.head.weight.device
 
-    def forward(self, histories: Sequence[str]) -> torch.Tensor:
-        """Logits over the strategies (float32), one row per dialogue history; the encoder runs under
-        bfloat16 autocast where ``bf16`` (about 2.5x faster for MiniLM training on an AVX512-BF16 CPU)."""
+    def encode(self, histories: Sequence[str]) -> torch.Tensor:
+        """The pooled history representations h_s (float32); the encoder runs under bfloat16 autocast
+        where ``bf16`` (about 2.5x faster for MiniLM training on an AVX512-BF16 CPU)."""
         batch = self.tokenizer(list(histories), padding=True, truncation=True, max_length=self.max_length,
                                return_tensors="pt").to(self.device)
         with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
             states = self.encoder(**batch).last_hidden_state.float()
         if self.pooling == "cls":
-            return self.head(states[:, 0])
+            return states[:, 0]
         mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return self.head((states * mask).sum(1) / mask.sum(1).clamp(min=1.0))
+        return (states * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+    def forward(self, histories: Sequence[str]) -> torch.Tensor:
+        """Logits over the strategies, one row per dialogue history."""
+        return self.head(self.encode(histories))
 
     def check(self, env: type[DialogueEnv]) -> None:
         """Refuse an environment whose strategy set is not this planner's."""

@@ -8,7 +8,9 @@ with G normalised within each episode as in the paper's code (``normalise="episo
 whole batch of lockstep episodes (``"batch"``, a mean baseline), across the batch per turn index
 (``"turn"``: a time-dependent baseline b_t, still unbiased; with gamma near 1 and a cost per turn,
 later turns always have larger returns, which the other two read as "later actions are better"),
-or not at all (``"none"``).
+against a learned state-value baseline V(s_t) on the planner's features (``"value"``: REINFORCE
+with baseline, Sutton & Barto 2018, Sec. 13.4; V is fitted to G_t by squared error and the
+advantages G_t - V(s_t) are standardised across the batch), or not at all (``"none"``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from agents.ppdpp.planner import StrategyPlanner
@@ -29,8 +32,8 @@ from workbench.errors import WorkbenchError
 from workbench.rollout import rollout
 from workbench.runs import Run, atomic_dir, settled_dir
 
-Normalise = Literal["episode", "batch", "turn", "none"]
-NORMALISE = ("episode", "batch", "turn", "none")
+Normalise = Literal["episode", "batch", "turn", "value", "none"]
+NORMALISE = ("episode", "batch", "turn", "value", "none")
 UPDATES = ("episode", "batch")
 
 
@@ -46,12 +49,15 @@ def planned_turns(episode: Episode, agent_role: str) -> list[tuple[str, str, flo
 
 def reinforce_loss(planner: StrategyPlanner, episodes: Sequence[Episode], agent_role: str, *,
                    gamma: float = 0.999, normalise: Normalise = "episode",
-                   entropy_coef: float = 0.0) -> torch.Tensor | None:
+                   entropy_coef: float = 0.0, value: nn.Module | None = None) -> torch.Tensor | None:
     """The REINFORCE loss over ``episodes`` (mean over their planned turns), minus ``entropy_coef``
     times the mean policy entropy (an exploration bonus against early collapse onto one strategy,
-    Williams & Peng 1991; 0 in the paper); None when no turn was planned."""
+    Williams & Peng 1991; 0 in the paper), plus the value baseline's squared error when
+    ``normalise="value"`` (``value`` maps the planner's features to V(s)); None when no turn was planned."""
     if normalise not in NORMALISE:
         raise WorkbenchError(f"unknown normalise {normalise!r} (use {', '.join(NORMALISE)})")
+    if (normalise == "value") != (value is not None):
+        raise WorkbenchError("normalise='value' needs a value head, and only it takes one")
     index = {name: i for i, name in enumerate(planner.strategies)}
     texts, actions, returns = [], [], []
     for episode in episodes:
@@ -68,10 +74,18 @@ def reinforce_loss(planner: StrategyPlanner, episodes: Sequence[Episode], agent_
         g = (g - g.mean()) / (g.std(unbiased=False) + 1e-8)
     if normalise == "turn":
         g = _standardise_per_turn(returns).to(planner.device)
-    log_probs = planner(texts).log_softmax(dim=-1)
+    features = planner.encode(texts)
+    log_probs = planner.head(features).log_softmax(dim=-1)
+    value_loss = torch.zeros((), device=g.device)
+    if value is not None:
+        v = value(features).squeeze(-1)
+        value_loss = 0.5 * torch.nn.functional.mse_loss(v, g)
+        g = g - v.detach()
+        if len(g) > 1:
+            g = (g - g.mean()) / (g.std(unbiased=False) + 1e-8)
     chosen = log_probs.gather(1, torch.tensor(actions, device=g.device)[:, None]).squeeze(1)
     entropy = -(log_probs.exp() * log_probs).sum(dim=-1).mean()
-    return -(g * chosen).mean() - entropy_coef * entropy
+    return -(g * chosen).mean() - entropy_coef * entropy + value_loss
 
 
 def _standardise_per_turn(returns: list[torch.Tensor]) -> torch.Tensor:
@@ -88,9 +102,9 @@ def _standardise_per_turn(returns: list[torch.Tensor]) -> torch.Tensor:
 
 
 def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, episodes: int,
-             batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999, normalise: Normalise = "episode",
-             entropy_coef: float = 0.0, update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0,
-             run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
+             batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999,
+             normalise: Normalise = "episode", entropy_coef: float = 0.0,
+             update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0, run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
              progress: bool = True) -> list[dict[str, Any]]:
     """Self-play REINFORCE: play ``batch_size`` episodes in lockstep with ``agent`` (whose policy is
     ``planner``, sampling), then update once per episode (``update="episode"``, PPDPP) or once per
@@ -101,8 +115,9 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
     if episodes < 1 or batch_size < 1 or save_every < 1:
         raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
     updates = -(-episodes // batch_size)
-    optimizer = planner_optimizer(planner, lr, head_lr)
-    start = _restore(checkpoint, planner, optimizer)
+    value = nn.Linear(planner.head.in_features, 1).to(planner.device) if normalise == "value" else None
+    optimizer = planner_optimizer(planner, lr, head_lr, value)
+    start = _restore(checkpoint, planner, optimizer, value)
     if start:
         run.keep_episodes(lambda e: e.provenance.get("update", updates) < start)
     rng = random.Random(seed)
@@ -117,12 +132,13 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             losses = []
             for group in ([e] for e in batch) if update == "episode" else [batch]:
                 loss = reinforce_loss(planner, group, env.agent_role, gamma=gamma, normalise=normalise,
-                                      entropy_coef=entropy_coef)
+                                      entropy_coef=entropy_coef, value=value)
                 if loss is None:
                     continue
                 optimizer.zero_grad()
                 loss.backward()
-                torch.nn.utils.clip_grad_norm_(planner.parameters(), max_grad_norm)
+                torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
+                                               max_grad_norm)
                 optimizer.step()
                 losses.append(loss.item())
             record = {"event": "rl", "update": u + 1, "episodes": (u + 1) * batch_size, **env.metrics(batch),
@@ -131,30 +147,39 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             run.log_metrics(record)
             records.append(record)
             if (u + 1) % save_every == 0 or u + 1 == updates:
-                _save(checkpoint, planner, optimizer, u + 1)
+                _save(checkpoint, planner, optimizer, value, u + 1)
             bar.update()
             bar.set_postfix(SR=f"{record['SR']:.2f}", ret=f"{record['return']:.2f}")
     return records
 
 
-def planner_optimizer(planner: StrategyPlanner, lr: float, head_lr: float | None = None) -> torch.optim.AdamW:
-    """AdamW with the encoder at ``lr`` and the fresh linear head at ``head_lr`` (default ``lr``)."""
-    return torch.optim.AdamW([{"params": planner.encoder.parameters(), "lr": lr},
-                              {"params": planner.head.parameters(), "lr": head_lr or lr}])
+def planner_optimizer(planner: StrategyPlanner, lr: float, head_lr: float | None = None,
+                      value: nn.Module | None = None) -> torch.optim.AdamW:
+    """AdamW with the encoder at ``lr`` and the linear heads (policy, and value if any) at ``head_lr``
+    (default ``lr``)."""
+    heads = list(planner.head.parameters()) + (list(value.parameters()) if value is not None else [])
+    return torch.optim.AdamW([{"params": list(planner.encoder.parameters()), "lr": lr},
+                              {"params": heads, "lr": head_lr or lr}])
 
 
-def _save(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer, update: int) -> None:
+def _save(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer, value: nn.Module | None,
+          update: int) -> None:
     with atomic_dir(path) as tmp:
         planner.save(tmp / "planner")
         torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+        if value is not None:
+            torch.save(value.state_dict(), tmp / "value.pt")
         (tmp / "state.json").write_text(json.dumps({"update": update}))
 
 
-def _restore(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer) -> int:
-    """Load a checkpoint written by :func:`_save` into ``planner`` and ``optimizer``; the updates done (0 if none)."""
+def _restore(path: str | Path, planner: StrategyPlanner, optimizer: torch.optim.Optimizer,
+             value: nn.Module | None) -> int:
+    """Load a checkpoint written by :func:`_save`; return the updates done (0 without a checkpoint)."""
     folder = settled_dir(path)
     if folder is None:
         return 0
     planner.load_state_dict(StrategyPlanner.load(folder / "planner").state_dict())
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", weights_only=True))
+    if value is not None:
+        value.load_state_dict(torch.load(folder / "value.pt", weights_only=True))
     return int(json.loads((folder / "state.json").read_text())["update"])

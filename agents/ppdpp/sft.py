@@ -31,7 +31,8 @@ def predict(planner: StrategyPlanner, texts: Sequence[str], batch_size: int = 64
     return predictions
 
 
-def macro_scores(planner: StrategyPlanner, examples: Sequence[PlannerExample], batch_size: int = 64) -> dict[str, float]:
+def macro_scores(planner: StrategyPlanner, examples: Sequence[PlannerExample],
+                 batch_size: int = 64) -> dict[str, float]:
     """Macro-averaged precision, recall and F1, and accuracy, over the planner's strategy set."""
     gold = [e.label for e in examples]
     pred = predict(planner, [e.text for e in examples], batch_size)
