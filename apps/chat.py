@@ -23,7 +23,8 @@ class ChatConfig:
     data: str | None = field(default=None, metadata={"help": "case file; default: the environment's shared data"})
     case: str | None = field(default=None, metadata={"help": "case id to play; default: one drawn with --seed"})
     agent_model: str | None = field(default=None, metadata={"help": "agent chat model spec; none: template agent"})
-    policy: str = field(default="random", metadata={"help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
+    policy: str = field(default="random", metadata={
+        "help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
     critic_model: str | None = field(default=None, metadata={
         "help": "critic model spec; without one turns are not judged and you end the chat with /quit"})
     critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement"})

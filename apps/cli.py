@@ -70,8 +70,8 @@ def cmd_train(argv: Sequence[str]) -> None:
     from workbench.config import parse_config
 
     config = parse_config(PPDPPConfig, argv[1:], prog=f"workbench train {trainer}", description=TRAINERS[trainer])
-    run = run_ppdpp(config)
-    print((run.path / "summary.md").read_text().split("```json")[0].strip())
+    run, text = run_ppdpp(config)
+    print(text)
     print(f"run directory: {run.path}")
 
 

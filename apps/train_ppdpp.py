@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from agents.ppdpp.data import annotated_examples
 from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
-from agents.ppdpp.reinforce import NORMALISE, UPDATES, train_rl
+from agents.ppdpp.reinforce import check_rl_options, train_rl
 from agents.ppdpp.sft import train_sft
 from apps.simulation import SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
@@ -65,14 +65,13 @@ class PPDPPConfig(SimulationConfig):
     out: str = field(default="runs/ppdpp", metadata={"help": "run directory"})
 
 
-def run_ppdpp(config: PPDPPConfig) -> Run:
+def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
+    """Run the configured stages into ``config.out``; return the run and its summary (Markdown tables)."""
     if config.stage not in STAGES:
         raise WorkbenchError(f"unknown stage {config.stage!r} (use {', '.join(STAGES)})")
     if config.stage == "sft" and config.init:
         raise WorkbenchError("--init starts the RL stage; it has no use with --stage sft")
-    for name, value, allowed in (("normalise", config.normalise, NORMALISE), ("update", config.update, UPDATES)):
-        if value not in allowed:
-            raise WorkbenchError(f"unknown {name} {value!r} (use {', '.join(allowed)})")
+    check_rl_options(config.normalise, config.update)
     encoder_path(config.encoder)
     init = StrategyPlanner.load(config.init) if config.init else None
     sim = build_simulation(config)
@@ -87,8 +86,7 @@ def run_ppdpp(config: PPDPPConfig) -> Run:
         summary.append(f"## SFT (best epoch {scores['epoch']}, validation)\n\n"
                        + format_table({k: v for k, v in scores.items() if k != "epoch"}))
     if config.stage in ("rl", "both"):
-        planner = planner or init or StrategyPlanner.from_encoder(
-            [s.name for s in sim.cls.strategies], config.encoder, config.max_length, config.pooling)
+        planner = planner or init or _fresh_planner(config, sim.cls)
         cases = split_cases(sim.cls.cases(config.data), "train", config.heldout)
         agent = sim.agent(PlannerPolicy(planner, sim.cls), config)
         train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes, batch_size=config.batch_size,
@@ -97,7 +95,8 @@ def run_ppdpp(config: PPDPPConfig) -> Run:
                  seed=config.seed, run=run, checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
                  provenance=sim.provenance(("resume", "progress")), progress=config.progress)
         planner.save(run.path / "rl")
-        records = [r for r in run.metrics() if r.get("event") == "rl"]
+        # the last record of each update (an interrupted attempt may have logged one the checkpoint missed)
+        records = list({r["update"]: r for r in run.metrics() if r.get("event") == "rl"}.values())
         plot_lines([{"title": "Success rate", "xlabel": "episodes", "ylabel": "SR of the update's batch",
                      "lines": {"SR": ([r["episodes"] for r in records], [r["SR"] for r in records])}},
                     {"title": "Return", "xlabel": "episodes", "ylabel": "mean episode return",
@@ -106,8 +105,14 @@ def run_ppdpp(config: PPDPPConfig) -> Run:
         last = records[-1]
         summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n"
                        + format_table({k: last[k] for k in ("SR", "AT", "return")}))
-    run.write_summary("\n\n".join(summary) + f"\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
-    return run
+    text = "\n\n".join(summary)
+    run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    return run, text
+
+
+def _fresh_planner(config: PPDPPConfig, cls) -> StrategyPlanner:
+    return StrategyPlanner.from_encoder([s.name for s in cls.strategies], config.encoder, config.max_length,
+                                        config.pooling)
 
 
 def _sft_stage(config: PPDPPConfig, cls, run: Run) -> tuple[StrategyPlanner, dict[str, float]]:
@@ -124,8 +129,7 @@ def _sft_stage(config: PPDPPConfig, cls, run: Run) -> tuple[StrategyPlanner, dic
                              f"examples (adjust --sft_val_fraction)")
     if 0 < config.sft_max_examples < len(train):
         train = random.Random(config.seed).sample(train, config.sft_max_examples)
-    planner = StrategyPlanner.from_encoder([s.name for s in cls.strategies], config.encoder, config.max_length,
-                                           config.pooling)
+    planner = _fresh_planner(config, cls)
     run.log_metrics({"event": "sft_data", "train": len(train), "validation": len(val)})
     best = train_sft(planner, train, val, save_to=target, epochs=config.sft_epochs, lr=config.sft_lr,
                      batch_size=config.sft_batch_size, seed=config.seed, log=run.log_metrics,

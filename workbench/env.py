@@ -16,7 +16,7 @@ from typing import Any, Protocol, Sequence
 
 from langchain_core.messages import BaseMessage
 
-from workbench.episodes import Case, Episode, Turn
+from workbench.episodes import Case, Episode, Turn, format_history
 from workbench.errors import WorkbenchError
 
 
@@ -74,7 +74,7 @@ class DialogueState:
     def history(self, last: int | None = None) -> str:
         """The dialogue as "Role: text" lines (the planner's and critics' input)."""
         turns = self.turns if last is None else self.turns[-last:]
-        return "\n".join(f"{t.role}: {t.text}" for t in turns)
+        return format_history((t.role, t.text) for t in turns)
 
 
 class Agent(Protocol):
@@ -153,10 +153,10 @@ class DialogueEnv(ABC):
         """Data files with human dialogues annotated with the agent's strategies; default: the case file."""
         return [cls.default_source()]
 
-    @classmethod
-    def default_source(cls) -> Path:
-        """The environment's default case file."""
-        raise WorkbenchError(f"environment {cls.name!r} has no default case file; pass one with --data")
+    @staticmethod
+    def default_source() -> Path:
+        """The environment's default case file (environments set ``default_source = staticmethod(...)``)."""
+        raise WorkbenchError("this environment has no default case file; pass one with --data")
 
     @classmethod
     def planner_examples(cls, cases: Sequence[Case]) -> list[tuple[str, str]]:
@@ -167,7 +167,7 @@ class DialogueEnv(ABC):
             turns = case.fields.get("turns") or []
             for i, turn in enumerate(turns):
                 if turn["role"] == cls.agent_role and turn.get("strategy"):
-                    examples.append(("\n".join(f"{t['role']}: {t['text']}" for t in turns[:i]), turn["strategy"]))
+                    examples.append((format_history((t["role"], t["text"]) for t in turns[:i]), turn["strategy"]))
         return examples
 
     # -- role-play and critic hooks (class-level: they read only the dialogue state) -------

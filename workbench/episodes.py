@@ -180,6 +180,12 @@ def to_unpaired(episode: Episode, agent_role: str, system: str | None = None,
     ]
 
 
+def format_history(turns: Iterable[tuple[str, str]]) -> str:
+    """``(role, text)`` pairs as "Role: text" lines: the one dialogue-history format that planners
+    read, whether from a live dialogue, a finished episode or an annotated human dialogue."""
+    return "\n".join(f"{role}: {text}" for role, text in turns)
+
+
 def to_planner_examples(episodes: Iterable[Episode], agent_role: str,
                         strategy_names: Sequence[str]) -> list[dict[str, Any]]:
     """Planner rows ``{"text": history as "Role: text" lines, "label": strategy id}``, one per agent
@@ -192,6 +198,6 @@ def to_planner_examples(episodes: Iterable[Episode], agent_role: str,
                 continue
             if t.strategy not in index:
                 raise WorkbenchError(f"episode {e.id!r} turn {i}: unknown strategy {t.strategy!r}")
-            history = "\n".join(f"{p.role}: {p.text}" for p in e.turns[:i])
+            history = format_history((p.role, p.text) for p in e.turns[:i])
             rows.append({"text": history, "label": index[t.strategy]})
     return rows

@@ -31,8 +31,8 @@ def annotated_examples(env: type[DialogueEnv], files: Sequence[str | Path] | Non
     case file) is restricted to its training split. An unknown strategy label is an error naming its case."""
     index = {s.name: i for i, s in enumerate(env.strategies)}
     case_path = Path(case_file) if case_file is not None else env.default_source()
-    examples = []
-    for file in files or env.sft_sources():
+    sources, examples = list(files or env.sft_sources()), []
+    for file in sources:
         cases = env.cases(file)
         if Path(file).resolve() == case_path.resolve():
             cases = split_cases(cases, "train", heldout)
@@ -43,7 +43,7 @@ def annotated_examples(env: type[DialogueEnv], files: Sequence[str | Path] | Non
                                          f"(known: {', '.join(index)})")
                 examples.append(PlannerExample(text, index[strategy], case.id))
     if not examples:
-        raise WorkbenchError(f"no strategy-annotated agent turns in {', '.join(map(str, files or env.sft_sources()))}")
+        raise WorkbenchError(f"no strategy-annotated agent turns in {', '.join(map(str, sources))}")
     return examples
 
 

@@ -21,8 +21,8 @@ from transformers import AutoModel, AutoTokenizer
 
 from workbench.env import DialogueEnv, DialogueState, Strategy
 from workbench.errors import WorkbenchError
-from workbench.runs import atomic_dir
 from workbench.llm.embedded import load_encoder, runtime_dtype
+from workbench.runs import atomic_dir
 
 PLANNER_FILE = "planner.json"
 POOLING = ("mean", "cls")

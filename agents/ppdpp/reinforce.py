@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from agents.ppdpp.planner import StrategyPlanner
 from agents.ppdpp.returns import discounted_returns
 from workbench.env import Agent, DialogueEnv
-from workbench.episodes import Case, Episode
+from workbench.episodes import Case, Episode, format_history
 from workbench.errors import WorkbenchError
 from workbench.rollout import rollout
 from workbench.runs import Run, atomic_dir, settled_dir
@@ -37,13 +37,20 @@ NORMALISE = ("episode", "batch", "turn", "value", "none")
 UPDATES = ("episode", "batch")
 
 
+def check_rl_options(normalise: str, update: str) -> None:
+    """One-line errors for an unknown ``normalise`` or ``update`` (checked before any work starts)."""
+    for name, value, allowed in (("normalise", normalise, NORMALISE), ("update", update, UPDATES)):
+        if value not in allowed:
+            raise WorkbenchError(f"unknown {name} {value!r} (use {', '.join(allowed)})")
+
+
 def planned_turns(episode: Episode, agent_role: str) -> list[tuple[str, str, float]]:
     """``(history, strategy, reward)`` for every planned agent turn that the critic scored (the
     environment's fixed opening carries no reward and is skipped)."""
     rows = []
     for i, turn in enumerate(episode.turns):
         if turn.role == agent_role and turn.strategy and turn.reward is not None:
-            rows.append(("\n".join(f"{t.role}: {t.text}" for t in episode.turns[:i]), turn.strategy, turn.reward))
+            rows.append((format_history((t.role, t.text) for t in episode.turns[:i]), turn.strategy, turn.reward))
     return rows
 
 
@@ -54,8 +61,7 @@ def reinforce_loss(planner: StrategyPlanner, episodes: Sequence[Episode], agent_
     times the mean policy entropy (an exploration bonus against early collapse onto one strategy,
     Williams & Peng 1991; 0 in the paper), plus the value baseline's squared error when
     ``normalise="value"`` (``value`` maps the planner's features to V(s)); None when no turn was planned."""
-    if normalise not in NORMALISE:
-        raise WorkbenchError(f"unknown normalise {normalise!r} (use {', '.join(NORMALISE)})")
+    check_rl_options(normalise, "batch")
     if (normalise == "value") != (value is not None):
         raise WorkbenchError("normalise='value' needs a value head, and only it takes one")
     index = {name: i for i, name in enumerate(planner.strategies)}
@@ -104,14 +110,14 @@ def _standardise_per_turn(returns: list[torch.Tensor]) -> torch.Tensor:
 def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, episodes: int,
              batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999,
              normalise: Normalise = "episode", entropy_coef: float = 0.0,
-             update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0, run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
+             update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0,
+             run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
              progress: bool = True) -> list[dict[str, Any]]:
     """Self-play REINFORCE: play ``batch_size`` episodes in lockstep with ``agent`` (whose policy is
     ``planner``, sampling), then update once per episode (``update="episode"``, PPDPP) or once per
     batch; repeat until ``episodes`` episodes. Episodes and per-update metrics go to ``run``; the
     planner and optimizer are checkpointed every ``save_every`` updates and a rerun resumes there."""
-    if update not in UPDATES:
-        raise WorkbenchError(f"unknown update {update!r} (use {', '.join(UPDATES)})")
+    check_rl_options(normalise, update)
     if episodes < 1 or batch_size < 1 or save_every < 1:
         raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
     updates = -(-episodes // batch_size)
@@ -120,8 +126,8 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
     start = _restore(checkpoint, planner, optimizer, value)
     if start:
         run.keep_episodes(lambda e: e.provenance.get("update", updates) < start)
-    rng = random.Random(seed)
-    schedule = [rng.choice(list(cases)) for _ in range(updates * batch_size)]  # the cases, drawn once
+    rng, pool = random.Random(seed), list(cases)
+    schedule = [rng.choice(pool) for _ in range(updates * batch_size)]  # the cases, drawn once
     planner.eval()  # no dropout: the update's log-probabilities are those the rollout sampled from
     records = []
     with tqdm(total=updates, initial=start, desc=f"PPDPP RL ({env.name})", unit="update", disable=not progress) as bar:

@@ -10,12 +10,10 @@ patient's issue has been solved, scoring the answers worse / same / better / sol
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
-
-from langchain_core.messages import BaseMessage
+from typing import Any
 
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
-from workbench.episodes import Case, Episode, Turn
+from workbench.episodes import Case, Turn
 from workbench.paths import data_dir
 
 from . import prompts
@@ -44,9 +42,7 @@ class EmotionalSupportEnv(DialogueEnv):
         ESConv ``.json`` list (see :mod:`.cases`)."""
         return load_cases(source)
 
-    @classmethod
-    def default_source(cls) -> Path:
-        return default_source()
+    default_source = staticmethod(default_source)
 
     @classmethod
     def sft_sources(cls) -> list[Path]:

@@ -10,8 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from langchain_core.messages import BaseMessage
-
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
@@ -41,9 +39,7 @@ class NegotiationEnv(DialogueEnv):
         """Cases from a CB JSONL file; default ``data_dir()/ppdpp/cb-valid.jsonl`` (see :mod:`.cases`)."""
         return load_cases(source)
 
-    @classmethod
-    def default_source(cls) -> Path:
-        return default_source()
+    default_source = staticmethod(default_source)
 
     def opening(self, state: DialogueState) -> list[Turn]:
         """PPDPP's fixed opening: the buyer asks the price, the seller names the list price."""

@@ -16,10 +16,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from langchain_core.messages import BaseMessage
-
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
-from workbench.episodes import Case, Episode, Turn
+from workbench.episodes import Case, Turn, format_history
 from workbench.paths import data_dir
 
 from . import prompts
@@ -46,9 +44,7 @@ class TutoringEnv(DialogueEnv):
         """Cases from a CIMA JSONL file; default ``data_dir()/ppdpp/cima-valid.jsonl`` (see :mod:`.cases`)."""
         return load_cases(source)
 
-    @classmethod
-    def default_source(cls) -> Path:
-        return default_source()
+    default_source = staticmethod(default_source)
 
     @classmethod
     def sft_sources(cls) -> list[Path]:
@@ -58,7 +54,7 @@ class TutoringEnv(DialogueEnv):
     @classmethod
     def planner_examples(cls, cases: Sequence[Case]) -> list[tuple[str, str]]:
         """One example per CIMA row: the dialogue so far and the label of the teacher's next move."""
-        return [("\n".join(f"{t['role']}: {t['text']}" for t in c.fields["turns"]), c.fields["strategy"])
+        return [(format_history((t["role"], t["text"]) for t in c.fields["turns"]), c.fields["strategy"])
                 for c in cases]
 
     def opening(self, state: DialogueState) -> list[Turn]:
