@@ -61,6 +61,12 @@ class PPDPPConfig(SimulationConfig):
     update: str = field(default="episode", metadata={
         "help": "one optimizer step per episode (PPDPP) or per batch of lockstep episodes"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+    rl_freeze_encoder: bool = field(default=False, metadata={
+        "help": "RL trains only the linear head on the frozen encoder's features (the paper trains both); "
+                "several times cheaper per update on CPU"})
+    rl_standardise_features: bool = field(default=False, metadata={
+        "help": "standardise the planner's features with running statistics during RL (folded into the head, "
+                "so the policy is unchanged by it); keeps a linear head on pooled states from collapsing"})
     save_every: int = field(default=1, metadata={"help": "checkpoint the RL stage every N updates"})
     out: str = field(default="runs/ppdpp", metadata={"help": "run directory"})
 
@@ -92,7 +98,9 @@ def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
         train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes, batch_size=config.batch_size,
                  lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma, normalise=config.normalise,
                  entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
-                 seed=config.seed, run=run, checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
+                 freeze_encoder=config.rl_freeze_encoder, standardise_features=config.rl_standardise_features,
+                 seed=config.seed, run=run,
+                 checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
                  provenance=sim.provenance(("resume", "progress")), progress=config.progress)
         planner.save(run.path / "rl")
         # the last record of each update (an interrupted attempt may have logged one the checkpoint missed)

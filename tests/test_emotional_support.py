@@ -251,6 +251,18 @@ def test_reflection_after_disclosure_lowers_distress_and_enables_advice():
     assert state.hidden["plan"]
 
 
+def test_patient_asks_what_to_do_once_it_feels_understood():
+    env = make_env()
+    state = env.begin(hand_case(), seed=2)
+    open_up(env, state)
+    cue = ("what to do", "What can I even do")
+    assert not any(c in t.text for t in state.turns for c in cue)  # not before it trusts the therapist
+    reply = say(env, state, REFLECT)
+    assert state.hidden["trust"] >= 1 and any(c in reply.text for c in cue)
+    say(env, state, SUGGEST)
+    assert state.hidden["plan"] and not any(c in state.turns[-1].text for c in cue)
+
+
 def test_advice_without_feeling_understood_backfires_and_questions_annoy():
     env = make_env()
     state = env.begin(hand_case(), seed=4)

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from agents.ppdpp import PlannerPolicy, StrategyPlanner, discounted_returns
+from agents.ppdpp.standardise import FeatureStandardiser
 from simulators.negotiation import NegotiationEnv
 from simulators.tutoring import TutoringEnv
 from workbench.critics import GroundTruthCritic
@@ -51,10 +52,28 @@ def test_pooling_is_saved_and_checked(tmp_path):
         StrategyPlanner.from_encoder(names, str(tmp_path / "enc"), 32, pooling="max")
 
 
+def test_feature_standardisation_tracks_the_data_and_never_changes_the_policy():
+    torch.manual_seed(0)
+    standardise, head = FeatureStandardiser(3), torch.nn.Linear(3, 4)
+    data = torch.randn(50, 3) * torch.tensor([1.0, 5.0, 0.1]) + torch.tensor([2.0, -3.0, 7.0])
+    probe = torch.randn(6, 3) + 2
+    before = head(standardise(probe))
+    assert torch.equal(standardise(probe), probe)  # the identity before any data
+    standardise.observe(data[:20], head)
+    standardise.observe(data[20:], head)  # merged statistics equal those of all the data at once
+    assert torch.allclose(standardise.mean, data.mean(0), atol=1e-5)
+    assert torch.allclose(standardise.var, data.var(0, unbiased=False), atol=1e-4) and standardise.count == 50
+    assert torch.allclose(head(standardise(probe)), before, atol=1e-4)  # the head was re-parametrised
+    z = standardise(data)
+    assert torch.allclose(z.mean(0), torch.zeros(3), atol=1e-4) and torch.allclose(z.std(0, unbiased=False),
+                                                                                    torch.ones(3), atol=1e-3)
+
+
 def test_save_load_and_strategy_set_check(tmp_path):
     env = NegotiationEnv(NegotiationEnv.scripted_simulator(), GroundTruthCritic(NegotiationEnv.ground_truth))
     planner = tiny_planner([s.name for s in NegotiationEnv.strategies])
     history = ["Buyer: Hi, how much is the bike?\nSeller: It is $100."]
+    planner.standardise.observe(torch.randn(5, planner.head.in_features), planner.head)  # saved with it
     path = planner.save(tmp_path / "planner")
     loaded = StrategyPlanner.load(path)
     assert torch.allclose(planner.eval()(history), loaded(history), atol=1e-6)

@@ -2,6 +2,7 @@
 
 import json
 import random
+from pathlib import Path
 
 import pytest
 import torch
@@ -192,6 +193,29 @@ def test_short_seeded_rl_run_improves_on_its_untrained_start(encoder_dir, tmp_pa
     assert [r["update"] for r in more] == [7, 8] and len(run.episodes()) == 128
 
 
+def test_frozen_standardised_rl_trains_the_head_on_the_rollout_features(encoder_dir, tmp_path, monkeypatch):
+    env = scripted(NegotiationEnv, max_turns=3)
+    planner = StrategyPlanner.from_encoder([s.name for s in env.strategies], encoder_dir, 64)
+    encoder = {k: v.clone() for k, v in planner.encoder.state_dict().items()}
+    head = planner.head.weight.detach().clone()
+    encoded = []
+    real = planner._encode
+    monkeypatch.setattr(planner, "_encode", lambda texts: encoded.append(len(texts)) or real(texts))
+    run = Run.open(tmp_path / "rl", {"test": True})
+    agent = TemplateAgent(NegotiationEnv, PlannerPolicy(planner, NegotiationEnv))
+    train_rl(planner, env, agent, NegotiationEnv.cases()[:8], episodes=16, batch_size=8, lr=1e-2, normalise="turn",
+             update="batch", freeze_encoder=True, standardise_features=True, seed=0, run=run,
+             checkpoint=tmp_path / "ckpt", progress=False)
+    assert all(torch.equal(v, planner.encoder.state_dict()[k]) for k, v in encoder.items())
+    assert not torch.equal(head, planner.head.weight)
+    distinct = [{h for e in run.episodes() if e.provenance["update"] == u for h, _, _ in planned_turns(e, "Buyer")}
+                for u in (0, 1)]
+    assert sum(encoded) == sum(map(len, distinct))  # each history encoded once: the update reused the rollout's
+    assert planner.features == {}  # forgotten after every update
+    turns = sum(len(planned_turns(e, "Buyer")) for e in run.episodes())
+    assert planner.standardise.count == turns and planner.standardise.var.min() > 0  # every turn observed
+
+
 # -- baselines ---------------------------------------------------------------------------------
 def test_parse_strategy_and_planner_specs():
     assert parse_strategy(EmotionalSupportEnv, "Strategy: reflection of feelings.").name == "Reflection of feelings"
@@ -219,9 +243,9 @@ def test_procot_policy_falls_back_on_unparsable_answers():
 # -- CLI ---------------------------------------------------------------------------------------
 def test_train_both_stages_then_evaluate_against_baselines(encoder_dir, tmp_path, capsys):
     out = tmp_path / "ppdpp"
-    argv = ["train", "ppdpp", "--env", "tutoring", "--stage", "both", "--encoder", encoder_dir, "--max_length", "64",
-            "--sft_max_examples", "48", "--sft_epochs", "1", "--rl_episodes", "16", "--batch_size", "8",
-            "--rl_lr", "1e-3", "--out", str(out), "--no-progress"]
+    example = Path(__file__).parents[1] / "examples" / "ppdpp" / "scripted.yaml"  # the 3-seed example's config
+    argv = ["train", "ppdpp", "--config", str(example), "--env", "tutoring", "--encoder", encoder_dir,
+            "--sft_max_examples", "48", "--rl_episodes", "16", "--batch_size", "8", "--out", str(out), "--no-progress"]
     assert main(argv) == 0
     text = capsys.readouterr().out
     assert "## SFT" in text and "## RL (16 episodes" in text

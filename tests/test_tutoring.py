@@ -193,6 +193,19 @@ def test_confirming_a_wrong_attempt_entrenches_the_misconception():
     assert 5 <= fixed <= 30  # an entrenched misconception yields to a correction only sometimes (p 0.4)
 
 
+def test_confirmation_teaches_nothing_about_a_gap_or_a_restatement():
+    env = make_env()
+    gap = env.begin(hand_case(knowledge=("known", "unknown", "known"), wrong=(None,) * 3), seed=0)
+    say(env, gap, "Why don't you give it a try?", "Question")
+    reply = say(env, gap, "Yes, that's right!", "Confirmation")
+    assert not reply.info["attempt"] and "dog" in reply.text and gap.rewards[-1] == -0.5  # asks about the gap
+    wrong = env.begin(hand_case(knowledge=("known", "known", "wrong")), seed=0)
+    say(env, wrong, "Can you give me your best guess?", "Question")
+    assert say(env, wrong, "Yes, that's right!", "Confirmation").info["attempt"]  # restates it
+    again = say(env, wrong, "Exactly, well done!", "Confirmation")
+    assert not again.info["attempt"] and wrong.rewards[-2:] == [-1.0, -0.5] and not wrong.done
+
+
 def test_repeated_questions_without_help_frustrate_the_student():
     env = make_env()
     state = env.begin(hand_case(), seed=0)

@@ -80,7 +80,7 @@ def reinforce_loss(planner: StrategyPlanner, episodes: Sequence[Episode], agent_
         g = (g - g.mean()) / (g.std(unbiased=False) + 1e-8)
     if normalise == "turn":
         g = _standardise_per_turn(returns).to(planner.device)
-    features = planner.encode(texts)
+    features = planner.standardise(planner.encode(texts))
     log_probs = planner.head(features).log_softmax(dim=-1)
     value_loss = torch.zeros((), device=g.device)
     if value is not None:
@@ -110,18 +110,25 @@ def _standardise_per_turn(returns: list[torch.Tensor]) -> torch.Tensor:
 def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, episodes: int,
              batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999,
              normalise: Normalise = "episode", entropy_coef: float = 0.0,
-             update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0, seed: int = 0,
-             run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
+             update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0,
+             freeze_encoder: bool = False, standardise_features: bool = False, seed: int = 0, run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
              progress: bool = True) -> list[dict[str, Any]]:
     """Self-play REINFORCE: play ``batch_size`` episodes in lockstep with ``agent`` (whose policy is
     ``planner``, sampling), then update once per episode (``update="episode"``, PPDPP) or once per
-    batch; repeat until ``episodes`` episodes. Episodes and per-update metrics go to ``run``; the
-    planner and optimizer are checkpointed every ``save_every`` updates and a rerun resumes there."""
+    batch; repeat until ``episodes`` episodes. ``freeze_encoder`` trains only the head (and value
+    head) on the frozen encoder's features, which the update then takes from the rollout instead of
+    encoding again: no encoder backward pass and a single forward pass per turn.
+    ``standardise_features`` folds each batch's features into the planner's running feature
+    standardisation before the update (:mod:`agents.ppdpp.standardise`). Episodes and
+    per-update metrics go to ``run``; the planner and optimizer are checkpointed every
+    ``save_every`` updates and a rerun resumes there."""
     check_rl_options(normalise, update)
     if episodes < 1 or batch_size < 1 or save_every < 1:
         raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
     updates = -(-episodes // batch_size)
     value = nn.Linear(planner.head.in_features, 1).to(planner.device) if normalise == "value" else None
+    if freeze_encoder:
+        planner.freeze_encoder()
     optimizer = planner_optimizer(planner, lr, head_lr, value)
     start = _restore(checkpoint, planner, optimizer, value)
     if start:
@@ -135,6 +142,8 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             batch = rollout(env, agent, schedule, n=(u + 1) * batch_size, skip=range(u * batch_size), seed=seed,
                             batch_size=batch_size, run=run, provenance={**(provenance or {}), "update": u},
                             progress=False)
+            if standardise_features:
+                _observe_features(planner, batch, env.agent_role)
             losses = []
             for group in ([e] for e in batch) if update == "episode" else [batch]:
                 loss = reinforce_loss(planner, group, env.agent_role, gamma=gamma, normalise=normalise,
@@ -147,6 +156,7 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
                                                max_grad_norm)
                 optimizer.step()
                 losses.append(loss.item())
+            planner.forget_features()
             record = {"event": "rl", "update": u + 1, "episodes": (u + 1) * batch_size, **env.metrics(batch),
                       "return": sum(e.total_reward for e in batch) / len(batch),
                       "loss": sum(losses) / len(losses) if losses else None}
@@ -157,6 +167,13 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             bar.update()
             bar.set_postfix(SR=f"{record['SR']:.2f}", ret=f"{record['return']:.2f}")
     return records
+
+
+def _observe_features(planner: StrategyPlanner, episodes: Sequence[Episode], agent_role: str) -> None:
+    histories = [h for episode in episodes for h, _, _ in planned_turns(episode, agent_role)]
+    if histories:
+        with torch.no_grad():
+            planner.standardise.observe(planner.encode(histories), planner.head)
 
 
 def planner_optimizer(planner: StrategyPlanner, lr: float, head_lr: float | None = None,

@@ -43,7 +43,9 @@ any case (advice alone is resisted, exploring or comforting alone never yields a
 repeated questions annoy), a uniformly random policy rarely does; a sensible adaptive sequence
 (explore with questions and restatements until the patient opens up, reflect feelings, affirm,
 then suggest) solves nearly all cases within 8 turns. The patient's templated replies reveal its
-stance (guarded, opening up, annoyed, resisting, feeling better, ...), also in ``Turn.info``.
+stance (guarded, opening up, annoyed, resisting, feeling better, ...), also in ``Turn.info``; once
+it has disclosed and trusts the therapist (``t >= 1``) but has no plan, an open or better reply
+ends by asking what it could do (advice is welcome from here on).
 Everything is O(1) per turn and deterministic given ``state.rng``.
 """
 
@@ -192,6 +194,7 @@ class ScriptedPatient:
         elif stance is None:
             stance = {BETTER: "better", WORSE: "worse"}.get(h["level"], "open" if h["disclosed"] else "guarded")
         h["stance"] = stance
-        text = patient_line(state, stance)
+        ready = stance in ("open", "better") and h["disclosed"] and h["trust"] >= 1.0 and not h["plan"]
+        text = patient_line(state, stance, ready)
         return Turn(role=state.user_role, text=text,
                     info={"stance": stance, "disclosed": h["disclosed"], "read_as": s})

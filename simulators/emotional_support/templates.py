@@ -6,7 +6,8 @@ written so that :func:`.patient.classify` reads it back as its own strategy (tes
 scripted patient reacts the same to a labelled and an unlabelled template turn.
 
 The patient's lines are keyed by its *stance* after the turn (guarded, disclose, open, annoyed,
-resisting, unheard, better, worse, plan, solved) and reveal it in words.
+resisting, unheard, better, worse, plan, solved) and reveal it in words; a patient that feels
+understood but has no plan yet ends an open or better line with a *ready* cue (asking what to do).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ PATIENT: dict[str, tuple[str, ...]] = {
                "That helps, I feel somewhat better."),
     "worse": ("That makes me feel worse.", "I'm feeling even more down now."),
     "plan": ("That could work, I think I can try that.", "Okay, that gives me something to try."),
+    "ready": ("But I still don't know what to do about the {problem}.", "What can I even do about it?",
+              "I just wish I knew what to do next."),
     "solved": ("Thank you so much, I feel much better and I know what to do now.",
                "I feel a lot better, I think I can handle the {problem} now. Thank you."),
 }
@@ -68,6 +71,7 @@ def therapist_utterance(state: DialogueState, strategy: str) -> str:
     return _fill(state.rng.choice(THERAPIST[strategy]), state)
 
 
-def patient_line(state: DialogueState, stance: str) -> str:
-    """One of the scripted patient's lines for ``stance``."""
-    return _fill(state.rng.choice(PATIENT[stance]), state)
+def patient_line(state: DialogueState, stance: str, ready: bool = False) -> str:
+    """One of the scripted patient's lines for ``stance``, followed by a ready cue when ``ready``."""
+    line = _fill(state.rng.choice(PATIENT[stance]), state)
+    return f"{line} {_fill(state.rng.choice(PATIENT['ready']), state)}" if ready else line

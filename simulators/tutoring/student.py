@@ -30,7 +30,10 @@ means the student's previous turn was an attempt.
   frustration, nothing learned).
 * ``Confirmation``: right after an attempt, the units that attempt used become firm: shaky ->
   known, but wrong -> entrenched; the student restates the attempt with confidence (an attempt;
-  the whole sentence right ends the dialogue). Anywhere else it is a wasted turn.
+  the whole sentence right ends the dialogue), or, when the attempt left a unit out, asks about
+  that unit instead (no attempt: a gap is not something to confirm). Anywhere else, a restatement included (confirming
+  it again teaches nothing, and would otherwise collect "translated a part" every turn), it is a
+  wasted turn.
 * ``Others``: nothing.
 * Once frustration reaches ``T`` the student stops trying: no more attempts (it still listens).
 
@@ -105,7 +108,7 @@ class ScriptedStudent:
         words = [s if s is not None else (u["en"] or "...") for s, u in zip(att["said"], units)]
         a = join_words(words)
         if restate:
-            att["hedged"] = False
+            att["hedged"], att["restated"] = False, True
             text = student_line("restate", rng, a=a)
         else:
             text = student_line("hedged" if att["hedged"] else "attempt", rng, a=a)
@@ -198,11 +201,16 @@ class ScriptedStudent:
         if move == "Confirmation":
             if prev is None or giving_up:
                 return self._turn(state, student_line("confirm-nothing", rng))
+            if prev.get("restated"):
+                return self._turn(state, student_line("confirmed-already", rng))
             for j, s in enumerate(prev["units"]):
                 if s == "correct" and k[j] == "shaky":
                     k[j] = "known"
                 elif s == "wrong" and k[j] == "wrong":
                     k[j] = "entrenched"
+            if "missing" in prev["units"]:
+                en = units[prev["units"].index("missing")]["en"] or "the rest"
+                return self._turn(state, student_line("still-missing", rng, en=en))
             return self._say_attempt(state, restate=True)
 
         return self._turn(state, student_line("frustrated" if giving_up else "others", rng))

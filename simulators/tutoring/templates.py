@@ -45,6 +45,8 @@ STUDENT: dict[str, tuple[str, ...]] = {
     "confused": ("What mistake? I haven't tried yet.", "Wait, what did I get wrong?"),
     "restate": ("Great, so it's \"{a}\".", "Okay, so \"{a}\"."),
     "confirm-nothing": ("Confirm what? I haven't answered yet.",),
+    "confirmed-already": ("Yes, you said so already.", "I know, you told me."),
+    "still-missing": ("But I still don't know how to say \"{en}\".", "And what about \"{en}\"?"),
     "frustrated": ("I don't know, this is too hard. I give up trying.", "I really can't do this."),
     "others": ("Okay.", "Thanks, I'll try my best."),
 }
