@@ -111,7 +111,8 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
              batch_size: int = 16, lr: float = 1e-5, head_lr: float | None = None, gamma: float = 0.999,
              normalise: Normalise = "episode", entropy_coef: float = 0.0,
              update: Literal["episode", "batch"] = "episode", max_grad_norm: float = 1.0,
-             freeze_encoder: bool = False, standardise_features: bool = False, seed: int = 0, run: Run, checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
+             freeze_encoder: bool = False, standardise_features: bool = False, seed: int = 0, run: Run,
+             checkpoint: str | Path, save_every: int = 1, provenance: dict[str, Any] | None = None,
              progress: bool = True) -> list[dict[str, Any]]:
     """Self-play REINFORCE: play ``batch_size`` episodes in lockstep with ``agent`` (whose policy is
     ``planner``, sampling), then update once per episode (``update="episode"``, PPDPP) or once per
