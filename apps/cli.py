@@ -1,4 +1,4 @@
-"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``evaluate``."""
+"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``evaluate``."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ COMMANDS = {
     "envs": "list environments with their strategies, simulators and metrics",
     "chat": "chat in the terminal as the user; the agent shows its strategy",
     "selfplay": "run agent-vs-simulator episodes into a run directory",
-    "train": "train a model: `workbench train ppdpp` (the PPDPP planner: SFT, then self-play RL)",
+    "train": "train a model: sft, reward, dpo, kto, orpo, simpo, grpo, rloo, online-dpo, ppo (TRL and the "
+             "workbench's PPO, on episodes or TRL datasets) or ppdpp (the PPDPP planner)",
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
 }
 
-TRAINERS = {"ppdpp": "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"}
+PPDPP_HELP = "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"
 
 
 def cmd_envs(argv: Sequence[str]) -> None:
@@ -57,21 +58,32 @@ def cmd_chat(argv: Sequence[str]) -> None:
 
 
 def cmd_train(argv: Sequence[str]) -> None:
+    from workbench.training.methods import METHODS
+
+    trainers = {**{name: method.help for name, method in METHODS.items()}, "ppdpp": PPDPP_HELP}
     parser = argparse.ArgumentParser(
         prog="workbench train", description=COMMANDS["train"], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="trainers:\n" + "\n".join(f"  {k:<10} {v}" for k, v in TRAINERS.items())
+        epilog="trainers:\n" + "\n".join(f"  {k:<10} {v}" for k, v in trainers.items())
         + "\n\n`workbench train TRAINER --help` shows its options.")
-    parser.add_argument("trainer", choices=list(TRAINERS), metavar="TRAINER")
+    parser.add_argument("trainer", choices=list(trainers), metavar="TRAINER")
     if not argv or argv[0] in {"-h", "--help"}:
         parser.print_help()
         return
     trainer = parser.parse_args(argv[:1]).trainer
-    from apps.train_ppdpp import PPDPPConfig, run_ppdpp
     from workbench.config import parse_config
 
-    config = parse_config(PPDPPConfig, argv[1:], prog=f"workbench train {trainer}", description=TRAINERS[trainer])
-    run, text = run_ppdpp(config)
-    print(text)
+    prog = f"workbench train {trainer}"
+    if trainer == "ppdpp":
+        from apps.train_ppdpp import PPDPPConfig, run_ppdpp
+
+        run, text = run_ppdpp(parse_config(PPDPPConfig, argv[1:], prog=prog, description=PPDPP_HELP))
+        print(text)
+    else:
+        from workbench.training.config import TrainConfig
+        from workbench.training.methods import train
+
+        run, summary = train(parse_config(TrainConfig, argv[1:], prog=prog, description=trainers[trainer]), trainer)
+        print("\n".join(f"{k}: {v}" for k, v in summary.items()))
     print(f"run directory: {run.path}")
 
 

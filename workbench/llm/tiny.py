@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
@@ -40,18 +40,20 @@ A good assistant listens carefully, answers politely and never uses emojis.
 """
 
 
-def tiny_tokenizer(chat_template: bool = False) -> PreTrainedTokenizerFast:
-    """A byte-level BPE tokenizer (512 tokens) trained in-process on a small built-in corpus."""
+def tiny_tokenizer(chat_template: bool = False, corpus: Sequence[str] = (),
+                   vocab_size: int = 512) -> PreTrainedTokenizerFast:
+    """A byte-level BPE tokenizer trained in-process on a small built-in corpus plus ``corpus``
+    (e.g. an environment's template utterances, so that they are a few tokens each)."""
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=512,
+        vocab_size=vocab_size,
         special_tokens=[PAD, BOS, EOS],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tok.train_from_iterator(_CORPUS.splitlines(), trainer=trainer)
+    tok.train_from_iterator([*_CORPUS.splitlines(), *corpus], trainer=trainer)
     tok.post_processor = processors.TemplateProcessing(
         single=f"{BOS} $A", pair=f"{BOS} $A $B", special_tokens=[(BOS, tok.token_to_id(BOS))]
     )
@@ -85,10 +87,12 @@ def tiny_llama(tokenizer: PreTrainedTokenizerFast, seed: int = 0) -> LlamaForCau
         return LlamaForCausalLM(config).eval()
 
 
-def tiny_causal_lm(dir: Path | None = None, chat_template: bool = False) -> Path:
-    """Save a tiny random Llama and its tokenizer to ``dir`` (a new temp dir if None); return the folder."""
+def tiny_causal_lm(dir: Path | None = None, chat_template: bool = False, corpus: Sequence[str] = (),
+                   vocab_size: int = 512) -> Path:
+    """Save a tiny random Llama and its tokenizer (see ``tiny_tokenizer``) to ``dir`` (a new temp dir
+    if None); return the folder."""
     path = Path(dir) if dir is not None else Path(tempfile.mkdtemp(prefix="workbench-tiny-"))
-    tokenizer = tiny_tokenizer(chat_template)
+    tokenizer = tiny_tokenizer(chat_template, corpus, vocab_size)
     tiny_llama(tokenizer).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path

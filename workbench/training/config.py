@@ -1,0 +1,158 @@
+"""``TrainConfig``: the typed options of ``workbench train <method>``, mapped onto TRL's configs.
+
+Options that TRL names the same way (``beta``, ``loss_type``, ``num_generations``, ...) are copied
+to the trainer's config only where it has them; ``--trl KEY=VALUE`` reaches every other TRL option
+(values are read as YAML, so ``--trl loss_type=[sigmoid,sft] loss_weights=[1.0,0.5]`` works). A
+key the trainer's config lacks stops at start with an error naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from workbench.errors import WorkbenchError
+
+FORMATS = ("auto", "chat", "transcript")
+
+
+@dataclass
+class TrainConfig:
+    model: str = field(default="embedded:gemma-3-270m", metadata={
+        "help": "policy to train: embedded:gemma-3-270m or a local model folder (for reward: the backbone)"})
+    data: str | None = field(default=None, metadata={
+        "help": "training data: a run directory or episode file/folder (converted to the method's TRL format), "
+                "or a dataset already in a TRL format (.jsonl/.json/.parquet/.csv file, or a save_to_disk folder)"})
+    out: str = field(default="runs/train", metadata={"help": "run directory (the model goes to <out>/model)"})
+    resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint in <out>/checkpoints"})
+    format: str = field(default="auto", metadata={
+        "help": "chat (the tokenizer's chat template), transcript (\"Role: text\" lines for base models) or auto "
+                "(chat when the tokenizer has a template; the embedded Gemma is a base model: transcript)"})
+    system: str | None = field(default=None, metadata={"help": "system message put before every dialogue"})
+    agent_role: str | None = field(default=None, metadata={
+        "help": "the role the policy speaks for in episode data; default: the environment's agent role"})
+    episode_filter: str = field(default="all", metadata={
+        "help": "episodes that become SFT data: all, or success (filtered behaviour cloning)"})
+    pairs: str = field(default="return", metadata={
+        "help": "preference pairs from episodes: return (best against worst return among episodes that share the "
+                "dialogue up to an agent turn), critic (the turn's own critic reward), or hindsight (regenerated "
+                "branches against their original)"})
+    min_margin: float = field(default=0.0, metadata={"help": "smallest return (or reward) gap of a preference pair"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the data (num_train_epochs)"})
+    max_steps: int = field(default=-1, metadata={"help": "optimizer steps; overrides --epochs when positive"})
+    lr: float | None = field(default=None, metadata={"help": "learning rate; default: the TRL trainer's own"})
+    batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
+    max_length: int = field(default=512, metadata={"help": "tokens per training sequence (prompt plus completion)"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on a GPU that has it"})
+    logging_steps: int = field(default=1, metadata={"help": "log the loss every N steps"})
+    save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: at the end of each epoch)"})
+    lora: bool = field(default=False, metadata={"help": "train a LoRA adapter (PEFT) instead of all weights"})
+    qlora: bool = field(default=False, metadata={"help": "LoRA on a 4-bit base model (needs bitsandbytes and a GPU)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_target: str = field(default="all-linear", metadata={
+        "help": "modules that get LoRA: all-linear (every linear layer but the head) or a comma-separated list"})
+    beta: float | None = field(default=None, metadata={"help": "DPO-family / KL coefficient; default: TRL's"})
+    loss_type: list[str] | None = field(default=None, metadata={
+        "help": "DPO loss(es): sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, "
+                "aot_unpaired, apo_zero, apo_down, discopop, sft, ... (several are summed with --trl loss_weights=)"})
+    f_divergence_type: str | None = field(default=None, metadata={
+        "help": "DPO's divergence: reverse_kl (default), forward_kl, js_divergence, alpha_divergence"})
+    reward_model: str | None = field(default=None, metadata={
+        "help": "grpo / rloo / online-dpo / ppo: a reward model folder (from `workbench train reward`) instead "
+                "of an environment"})
+    env: str | None = field(default=None, metadata={
+        "help": "grpo / rloo / online-dpo / ppo: the environment whose episodes give the reward"})
+    simulator: str = field(default="scripted", metadata={"help": "user simulator of --env (scripted or llm)"})
+    simulator_model: str | None = field(default=None, metadata={
+        "help": "chat model of the llm simulator and critic; default: the embedded Gemma"})
+    cases: str | None = field(default=None, metadata={"help": "case file of --env; default: the environment's"})
+    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
+    prompts: int = field(default=64, metadata={"help": "distinct dialogue states (episode starts) to train on"})
+    continuation: str = field(default="random", metadata={
+        "help": "rloo / online-dpo: the strategy policy that plays the episode on after the trained turn "
+                "(random, most-frequent, fixed:<name>, planner:<folder>)"})
+    num_generations: int = field(default=4, metadata={"help": "grpo / rloo / ppo: episodes per dialogue state"})
+    max_new_tokens: int = field(default=32, metadata={"help": "tokens the policy generates per agent turn"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the policy"})
+    ppo_epochs: int = field(default=2, metadata={"help": "ppo: optimisation epochs over each batch of episodes"})
+    clip_range: float = field(default=0.2, metadata={"help": "ppo: policy ratio clip epsilon"})
+    dual_clip: float | None = field(default=None, metadata={
+        "help": "ppo: dual-clip constant c > 1 bounding the loss of negative-advantage tokens (Ye et al. 2020)"})
+    value_clip: float = field(default=0.2, metadata={"help": "ppo: value clip around the old values"})
+    vf_coef: float = field(default=0.5, metadata={"help": "ppo: value-loss weight"})
+    gamma: float = field(default=1.0, metadata={"help": "ppo: discount per token"})
+    lam: float = field(default=0.95, metadata={"help": "ppo: GAE lambda"})
+    kl_coef: float = field(default=0.05, metadata={"help": "ppo: per-token KL penalty against the reference policy"})
+    reward_clip: float = field(default=5.0, metadata={"help": "ppo: clip normalised rewards to [-c, c]"})
+    trl: list[str] | None = field(default=None, metadata={
+        "help": "any other TRL config option as KEY=VALUE (values read as YAML), e.g. --trl warmup_ratio=0.1"})
+
+    def trl_overrides(self) -> dict[str, Any]:
+        """The ``--trl KEY=VALUE`` pairs as a dict (values parsed as YAML)."""
+        overrides = {}
+        for item in self.trl or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise WorkbenchError(f"--trl expects KEY=VALUE, got {item!r}")
+            try:
+                overrides[key.strip()] = yaml.safe_load(value)
+            except yaml.YAMLError:
+                raise WorkbenchError(f"--trl {key}: value {value!r} is not valid YAML") from None
+        return overrides
+
+
+SHARED_NAMES = ("beta", "loss_type", "f_divergence_type", "num_generations", "temperature", "max_length")
+"""Workbench options copied to a TRL config under the same name, where that config has the field."""
+
+
+def check_trl_keys(config: TrainConfig, config_class: type) -> dict[str, Any]:
+    """The ``--trl`` overrides, refusing any key ``config_class`` does not have."""
+    known = {f.name for f in dataclasses.fields(config_class)}
+    overrides = config.trl_overrides()
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise WorkbenchError(f"--trl {unknown[0]}: {config_class.__name__} has no option {unknown[0]!r}")
+    return overrides
+
+
+def trl_config(config: TrainConfig, config_class: type, **method_options: Any) -> Any:
+    """Build ``config_class`` (a TRL ``*Config``) from the workbench options, the method's own
+    options and the ``--trl`` passthrough (which wins), refusing keys the class does not have."""
+    import torch
+
+    known = {f.name for f in dataclasses.fields(config_class)}
+    overrides = check_trl_keys(config, config_class)
+    bf16 = config.bf16 if config.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    options: dict[str, Any] = {
+        "output_dir": f"{config.out}/checkpoints", "num_train_epochs": config.epochs, "max_steps": config.max_steps,
+        "per_device_train_batch_size": config.batch_size, "gradient_accumulation_steps": config.grad_accum,
+        "seed": config.seed, "data_seed": config.seed, "bf16": bf16, "logging_steps": config.logging_steps,
+        "save_strategy": "steps" if config.save_steps else "epoch", "report_to": "none",
+        "disable_tqdm": False, "save_total_limit": 2,
+    }
+    if config.save_steps:
+        options["save_steps"] = config.save_steps
+    if config.lr is not None:
+        options["learning_rate"] = config.lr
+    defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
+    for name in SHARED_NAMES:
+        value = getattr(config, name)
+        if value is not None and name in known:
+            if isinstance(value, list) and isinstance(defaults[name], str):  # a trainer with one loss type
+                if len(value) != 1:
+                    raise WorkbenchError(f"{config_class.__name__} takes one {name}, got {', '.join(value)}")
+                value = value[0]
+            options[name] = value
+    options.update({k: v for k, v in method_options.items() if k in known})
+    options.update(overrides)
+    try:
+        return config_class(**options)
+    except (TypeError, ValueError) as err:
+        raise WorkbenchError(f"{config_class.__name__}: {err}") from None

@@ -1,0 +1,277 @@
+"""PPO over whole episodes against a simulator, with the PPO-max stabilisers.
+
+TRL no longer ships PPO, so this is the workbench's own. The policy plays batches of episodes
+(``EpisodePlayer``); each episode is one token sequence in which only the policy's tokens are
+actions. Per Zheng et al. 2023 ("Secrets of RLHF in Large Language Models Part I: PPO", PPO-max):
+
+- the critic's reward of each agent turn is normalised with running statistics and clipped to
+  ``[-reward_clip, reward_clip]``, and placed on the turn's last token;
+- every action token pays a KL penalty ``kl_coef * (log pi - log pi_ref)`` against a frozen
+  reference (the adapter-disabled model under LoRA, else a frozen copy);
+- advantages are GAE (Schulman et al. 2016) over the action tokens in order, the user's tokens
+  skipped, then whitened over the batch;
+- the policy loss is PPO's clipped surrogate (Schulman et al. 2017, Eq. 7), optionally with
+  dual clip (Ye et al. 2020: for A < 0 the loss is capped at ``-c * A``); the value loss is
+  clipped around the old values; gradients are clipped to norm 1.
+
+A linear value head reads the policy's last hidden state. Every ``--save_steps`` iterations the
+policy, value head, optimizer and reward statistics are checkpointed; ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+from workbench.errors import WorkbenchError
+from workbench.rollout import episode_seed
+from workbench.runs import Run, atomic_dir
+from workbench.training.config import TrainConfig
+from workbench.training.episodic import PlayedEpisode
+
+
+@dataclass
+class RunningMoments:
+    """Running mean and standard deviation (Chan et al.'s parallel update)."""
+
+    count: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+
+    def update(self, values: Sequence[float]) -> None:
+        if not values:
+            return
+        n = len(values)
+        mean = sum(values) / n
+        m2 = sum((v - mean) ** 2 for v in values)
+        delta, total = mean - self.mean, self.count + n
+        self.mean += delta * n / total
+        self.m2 += m2 + delta**2 * self.count * n / total
+        self.count = total
+
+    @property
+    def std(self) -> float:
+        return math.sqrt(self.m2 / self.count) if self.count > 1 else 1.0
+
+
+@dataclass
+class Batch:
+    ids: torch.Tensor
+    attention: torch.Tensor
+    actions: torch.Tensor
+    """[B, T-1]: 1 where token t+1 is the policy's own."""
+    scores: torch.Tensor
+    """[B, T-1]: normalised turn rewards at each turn's last action token."""
+
+
+def make_batch(played: Sequence[PlayedEpisode], pad_id: int, moments: RunningMoments, clip: float) -> Batch:
+    width = max(len(p.prompt_ids) + len(p.completion_ids) for p in played)
+    ids = torch.full((len(played), width), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    actions = torch.zeros((len(played), width - 1))
+    scores = torch.zeros((len(played), width - 1))
+    for b, p in enumerate(played):
+        seq = p.prompt_ids + p.completion_ids
+        ids[b, : len(seq)] = torch.tensor(seq)
+        attention[b, : len(seq)] = 1
+        start = len(p.prompt_ids) - 1  # logits at position t predict token t + 1
+        actions[b, start: start + len(p.completion_ids)] = torch.tensor(p.agent_mask, dtype=torch.float)
+        for end, reward in zip(p.turn_ends, p.turn_rewards):
+            normalised = (reward - moments.mean) / max(moments.std, 1e-6)
+            scores[b, start + end] = max(-clip, min(clip, normalised))
+    return Batch(ids, attention, actions, scores)
+
+
+def forward(model: Any, head: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-position log-probability of the next token and value of the state, each [B, T-1]."""
+    out = model(input_ids=ids, attention_mask=attention, output_hidden_states=True)
+    logps = torch.log_softmax(out.logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    values = head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
+    return logps, values
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, gamma: float,
+        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE advantages and returns over each row's action positions only (others are skipped)."""
+    advantages = torch.zeros_like(rewards)
+    for b in range(rewards.shape[0]):
+        positions = actions[b].nonzero().flatten().tolist()
+        next_value, running = 0.0, 0.0
+        for t in reversed(positions):
+            delta = rewards[b, t] + gamma * next_value - values[b, t]
+            running = delta + gamma * lam * running
+            advantages[b, t] = running
+            next_value = values[b, t]
+    return advantages, advantages + values
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
+
+
+def ppo_loss(logps: torch.Tensor, values: torch.Tensor, old_logps: torch.Tensor, old_values: torch.Tensor,
+             advantages: torch.Tensor, returns: torch.Tensor, mask: torch.Tensor, config: TrainConfig
+             ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Clipped surrogate (optionally dual-clipped) plus the clipped value loss, over action tokens."""
+    ratio = torch.exp(logps - old_logps)
+    surrogate = torch.max(-advantages * ratio,
+                          -advantages * ratio.clamp(1 - config.clip_range, 1 + config.clip_range))
+    if config.dual_clip is not None:
+        surrogate = torch.where(advantages < 0, torch.min(surrogate, -config.dual_clip * advantages), surrogate)
+    clipped_values = old_values + (values - old_values).clamp(-config.value_clip, config.value_clip)
+    value_loss = 0.5 * torch.max((values - returns) ** 2, (clipped_values - returns) ** 2)
+    policy_loss, value_loss = masked_mean(surrogate, mask), masked_mean(value_loss, mask)
+    clipped = masked_mean(((ratio - 1).abs() > config.clip_range).float(), mask)
+    return policy_loss + config.vf_coef * value_loss, {
+        "policy_loss": policy_loss.item(), "value_loss": value_loss.item(), "clip_fraction": clipped.item()}
+
+
+class PPO:
+    """The policy, its value head, the reference, the optimizer and the reward statistics."""
+
+    def __init__(self, config: TrainConfig, model: Any, lora: Any):
+        self.config = config
+        if lora is not None:
+            from peft import get_peft_model
+
+            model = get_peft_model(model, lora)
+            self.reference = None
+        else:
+            self.reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = model
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        if self.reference is not None:
+            self.reference.to(self.device)
+        self.head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1).to(self.device)
+        torch.nn.init.zeros_(self.head.weight)
+        torch.nn.init.zeros_(self.head.bias)
+        params = [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
+        self.optimizer = torch.optim.AdamW(params, lr=config.lr if config.lr is not None else 1e-5)
+        self.moments = RunningMoments()
+        self.iteration = 0
+
+    def reference_logps(self, batch: Batch) -> torch.Tensor:
+        model = self.reference or self.model
+        scope = self.model.disable_adapter() if self.reference is None else nullcontext()
+        with torch.no_grad(), scope:
+            out = model(input_ids=batch.ids, attention_mask=batch.attention)
+            return torch.log_softmax(out.logits[:, :-1].float(), -1).gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+
+    def step(self, played: Sequence[PlayedEpisode], pad_id: int) -> dict[str, float]:
+        """One PPO iteration on a batch of played episodes."""
+        config = self.config
+        self.moments.update([r for p in played for r in p.turn_rewards])
+        batch = make_batch(played, pad_id, self.moments, config.reward_clip)
+        batch = Batch(*(t.to(self.device) for t in (batch.ids, batch.attention, batch.actions, batch.scores)))
+        self.model.eval()
+        with torch.no_grad():
+            old_logps, old_values = forward(self.model, self.head, batch.ids, batch.attention)
+        ref_logps = self.reference_logps(batch)
+        kl = (old_logps - ref_logps) * batch.actions
+        rewards = batch.scores - config.kl_coef * kl
+        advantages, returns = gae(rewards, old_values * batch.actions, batch.actions, config.gamma, config.lam)
+        advantages = whiten(advantages, batch.actions)
+        self.model.train()
+        stats: dict[str, list[float]] = {}
+        order = list(range(len(played)))
+        for _ in range(config.ppo_epochs):
+            random.Random(config.seed + self.iteration).shuffle(order)
+            for start in range(0, len(order), config.batch_size):
+                rows = torch.tensor(order[start: start + config.batch_size], device=self.device)
+                logps, values = forward(self.model, self.head, batch.ids[rows], batch.attention[rows])
+                loss, info = ppo_loss(logps, values, old_logps[rows], old_values[rows], advantages[rows],
+                                      returns[rows], batch.actions[rows], config)
+                self.optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], 1.0)
+                self.optimizer.step()
+                for k, v in info.items():
+                    stats.setdefault(k, []).append(v)
+        self.iteration += 1
+        returns_raw = [p.ret for p in played]
+        return {"step": self.iteration, "return": sum(returns_raw) / len(played),
+                "success": sum(p.episode.success for p in played) / len(played),
+                "kl": (kl.sum() / batch.actions.sum().clamp(min=1)).item(),
+                **{k: sum(v) / len(v) for k, v in stats.items()}}
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def save(self, path: Path, tokenizer: Any, *, optimizer: bool) -> None:
+        with atomic_dir(path) as tmp:
+            self.model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            torch.save(self.head.state_dict(), tmp / "value_head.pt")
+            if optimizer:
+                torch.save({"optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
+                            "moments": vars(self.moments)}, tmp / "trainer_state.pt")
+
+    def load(self, path: Path) -> None:
+        from safetensors.torch import load_file
+
+        weights = sorted(path.glob("*.safetensors"))
+        if not weights:
+            raise WorkbenchError(f"{path}: checkpoint has no weights")
+        state = {}
+        for file in weights:
+            state.update(load_file(str(file), device=str(self.device)))
+        if hasattr(self.model, "peft_config"):
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, state)
+        else:
+            self.model.load_state_dict(state, strict=False)
+        self.head.load_state_dict(torch.load(path / "value_head.pt", map_location=self.device))
+        saved = torch.load(path / "trainer_state.pt", map_location=self.device, weights_only=False)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.iteration = saved["iteration"]
+        self.moments = RunningMoments(**saved["moments"])
+
+
+def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
+    """``workbench train ppo``: iterations of (play ``batch_size`` cases x ``num_generations``
+    episodes, one PPO update); ``--max_steps`` iterations, or ``epochs`` passes over the cases."""
+    from workbench.training.methods import chat_mode, load_model, lora_config
+    from workbench.training.online import build_env, player
+
+    model, tokenizer = load_model(config)
+    chat = chat_mode(config, tokenizer)
+    env, cases = build_env(config)
+    play = player(config, env, tokenizer, chat)
+    ppo = PPO(config, model, lora_config(config))
+    checkpoint = run.path / "checkpoints" / "last"
+    if config.resume and checkpoint.is_dir():
+        ppo.load(checkpoint)
+    iterations = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * len(cases) / config.batch_size)
+    order = cases * math.ceil((iterations * config.batch_size) / len(cases) + 1)
+    with tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it") as bar:
+        while ppo.iteration < iterations:
+            i = ppo.iteration
+            chosen = order[i * config.batch_size: (i + 1) * config.batch_size]
+            played = play.play(ppo.model, [c for c in chosen for _ in range(config.num_generations)],
+                               seed=episode_seed(config.seed, i))
+            record = ppo.step(played, tokenizer.pad_token_id)
+            run.log_metrics(record)
+            bar.set_postfix(ret=f"{record['return']:.3f}", kl=f"{record['kl']:.3f}")
+            bar.update(1)
+            if config.save_steps and ppo.iteration % config.save_steps == 0:
+                ppo.save(checkpoint, tokenizer, optimizer=True)
+    ppo.save(run.path / "model", tokenizer, optimizer=False)
+    records = [r for r in run.metrics() if "return" in r]
+    return {"method": "ppo", "env": env.name, "iterations": ppo.iteration,
+            "return first": round(records[0]["return"], 4) if records else None,
+            "return last": round(records[-1]["return"], 4) if records else None}

@@ -1,0 +1,91 @@
+"""Preference data built from episodes and from people's feedback.
+
+- **By return** (``by="return"``): episodes that share the dialogue up to an agent turn (the same
+  case and the same visible history, e.g. k self-play rollouts of one case) are rollouts from one
+  dialogue state; the agent turn of the one with the highest return from that turn on is
+  *chosen*, the one with the lowest *rejected* (best against worst of k).
+- **By critic verdict** (``by="critic"``): the same groups, scored by the critic's reward of the
+  turn itself rather than by what followed.
+- **By hindsight** (``by="hindsight"``): regenerated branches (``provenance["branch_of"]``: the
+  original episode's id, ``provenance["branch_turn"]``: the rewritten turn's index) against their
+  original, the higher return from that turn chosen (Hong et al. 2024, hindsight regeneration).
+- **From the app** (:func:`feedback_rows`): an edited reply is preferred to the reply it replaced
+  (a pair); a like or dislike labels the reply (an unpaired, KTO-style row).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any, Sequence
+
+from workbench.episodes import Episode, to_preference
+from workbench.errors import WorkbenchError
+
+BY = ("return", "critic", "hindsight")
+
+
+def return_from(episode: Episode, index: int) -> float:
+    return float(sum(t.reward or 0.0 for t in episode.turns[index:]))
+
+
+def _score(episode: Episode, index: int, by: str) -> float:
+    return return_from(episode, index) if by == "return" else float(episode.turns[index].reward or 0.0)
+
+
+def preference_pairs(episodes: Sequence[Episode], agent_role: str, *, by: str = "return",
+                     min_margin: float = 0.0, system: str | None = None) -> list[dict[str, Any]]:
+    """TRL preference rows (conversational ``prompt``/``chosen``/``rejected``) with a score gap above
+    ``min_margin``; see the module docstring for ``by``."""
+    if by not in BY:
+        raise WorkbenchError(f"unknown pairing {by!r} (use {', '.join(BY)})")
+    if by == "hindsight":
+        return _hindsight_pairs(episodes, agent_role, min_margin, system)
+    groups: dict[tuple, list[Episode]] = defaultdict(list)
+    for e in episodes:
+        for i, t in enumerate(e.turns):
+            if t.role == agent_role:
+                groups[(e.case.id, i, tuple((p.role, p.text) for p in e.turns[:i]))].append(e)
+    rows = []
+    for (_, i, _), members in groups.items():
+        distinct = {e.turns[i].text: e for e in members}
+        if len(distinct) < 2:
+            continue
+        ranked = sorted(distinct.values(), key=lambda e: _score(e, i, by))
+        worst, best = ranked[0], ranked[-1]
+        if _score(best, i, by) - _score(worst, i, by) > min_margin:
+            rows.append(to_preference(best, worst, i, agent_role, system))
+    return rows
+
+
+def _hindsight_pairs(episodes: Sequence[Episode], agent_role: str, min_margin: float,
+                     system: str | None) -> list[dict[str, Any]]:
+    by_id = {e.id: e for e in episodes}
+    rows = []
+    for branch in episodes:
+        original = by_id.get(branch.provenance.get("branch_of", ""))
+        if original is None:
+            continue
+        i = int(branch.provenance["branch_turn"])
+        gap = return_from(branch, i) - return_from(original, i)
+        if abs(gap) > min_margin:
+            chosen, rejected = (branch, original) if gap > 0 else (original, branch)
+            rows.append(to_preference(chosen, rejected, i, agent_role, system))
+    return rows
+
+
+def feedback_rows(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """``(pairs, unpaired)`` from app feedback records ``{"prompt": messages, "response": text,
+    "rating": "like" | "dislike" | None, "edit": text | None}``."""
+    pairs, unpaired = [], []
+    for n, r in enumerate(records):
+        if "prompt" not in r or "response" not in r:
+            raise WorkbenchError(f"feedback record {n} lacks 'prompt' or 'response'")
+        reply = [{"role": "assistant", "content": r["response"]}]
+        if r.get("edit") and r["edit"] != r["response"]:
+            pairs.append({"prompt": r["prompt"], "chosen": [{"role": "assistant", "content": r["edit"]}],
+                          "rejected": reply})
+        if r.get("rating") in ("like", "dislike"):
+            unpaired.append({"prompt": r["prompt"], "completion": reply, "label": r["rating"] == "like"})
+        elif r.get("rating") is not None:
+            raise WorkbenchError(f"feedback record {n}: rating must be like, dislike or null, got {r['rating']!r}")
+    return pairs, unpaired
