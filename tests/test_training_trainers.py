@@ -116,6 +116,20 @@ def test_reward_model_ranks_the_pairs(toy):
 
     accuracy = sum(score(r["prompt"] + r["chosen"]) > score(r["prompt"] + r["rejected"]) for r in rows) / len(rows)
     assert accuracy > 0.9 and summary["loss last"] < 0.5 * summary["loss first"]
+    toy["reward_model"] = run.path / "model"
+
+
+@pytest.mark.parametrize("method", ["grpo", "online-dpo"])
+def test_online_methods_with_a_reward_model_raise_its_reward(toy, method):
+    """Prompts from the episodes, rewards from the reward model trained above (it prefers A)."""
+    if "reward_model" not in toy:
+        pytest.skip("needs test_reward_model_ranks_the_pairs")
+    run, summary = train(config(toy, f"{method}-rm", reward_model=str(toy["reward_model"]), max_steps=12,
+                                num_generations=4, lr=1e-3, max_new_tokens=12, trl=["beta=0.0"] if method == "grpo"
+                                else None), method)
+    key = "reward" if method == "grpo" else "objective/scores"
+    scores = [r[key] for r in run.metrics() if key in r]
+    assert len(scores) == 12 and sum(scores[-4:]) / 4 > sum(scores[:4]) / 4, scores
 
 
 def test_cli_trains_on_a_trl_dataset_with_passthrough(toy, capsys):
@@ -134,6 +148,7 @@ def test_cli_trains_on_a_trl_dataset_with_passthrough(toy, capsys):
     (["train", "dpo"], "dpo needs --data"),
     (["train", "dpo", "--data", "nowhere"], "no data at nowhere"),
     (["train", "grpo", "--model", "MODEL"], "grpo needs --env"),
+    (["train", "rloo", "--model", "MODEL", "--reward_model", "MODEL"], "or --reward_model with --data"),
     (["train", "dpo", "--data", "DATA", "--model", "MODEL", "--trl", "bogus=1"], "DPOConfig has no option 'bogus'"),
     (["train", "dpo", "--data", "DATA", "--model", "MODEL", "--pairs", "vibes"], "unknown pairs 'vibes'"),
     (["train", "sft", "--data", "DATA", "--model", "MODEL", "--qlora"], "--qlora needs bitsandbytes"),

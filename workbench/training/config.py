@@ -129,7 +129,9 @@ def trl_config(config: TrainConfig, config_class: type, **method_options: Any) -
 
     known = {f.name for f in dataclasses.fields(config_class)}
     overrides = check_trl_keys(config, config_class)
-    bf16 = config.bf16 if config.bf16 is not None else bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    bf16 = config.bf16
+    if bf16 is None:
+        bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     options: dict[str, Any] = {
         "output_dir": f"{config.out}/checkpoints", "num_train_epochs": config.epochs, "max_steps": config.max_steps,
         "per_device_train_batch_size": config.batch_size, "gradient_accumulation_steps": config.grad_accum,

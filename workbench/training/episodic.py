@@ -104,11 +104,17 @@ class EpisodePlayer:
         ids, mask = encoded["input_ids"], encoded["assistant_masks"]
         start = mask.index(1) if 1 in mask else len(ids)
         completion_mask = mask[start:]
-        ends = [k for k, m in enumerate(completion_mask) if m and (k + 1 == len(completion_mask) or not completion_mask[k + 1])]
+        ends = [k for k, m in enumerate(completion_mask)
+                if m and (k + 1 == len(completion_mask) or not completion_mask[k + 1])]
         rewards = [float(episode.turns[i].reward or 0.0) for i in sorted(own)]
         if len(ends) != len(rewards):  # a turn whose text tokenized to nothing carries no loss
             ends, rewards = ends[: len(rewards)], rewards[: len(ends)]
         return PlayedEpisode(episode, ids[:start], ids[start:], completion_mask, ends, rewards)
+
+
+def next_token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+    """[B, T-1]: log-probability of each token ``ids[:, t+1]`` under ``logits[:, t]``."""
+    return torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
 
 
 @torch.no_grad()
@@ -122,8 +128,8 @@ def completion_logprobs(model: Any, played: Sequence[PlayedEpisode], pad_id: int
         ids[i, : len(s)] = torch.tensor(s)
         attn[i, : len(s)] = 1
     device = next(model.parameters()).device
-    logits = model(input_ids=ids.to(device), attention_mask=attn.to(device)).logits.float()
-    logps = torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, ids[:, 1:].to(device).unsqueeze(-1)).squeeze(-1)
+    ids = ids.to(device)
+    logps = next_token_logps(model(input_ids=ids, attention_mask=attn.to(device)).logits, ids)
     out = []
     for i, p in enumerate(played):
         start = len(p.prompt_ids) - 1

@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from transformers import TrainerCallback
+
 from workbench.errors import WorkbenchError
 from workbench.runs import Run
 from workbench.training.config import FORMATS, TrainConfig, check_trl_keys, trl_config
@@ -132,8 +134,9 @@ def check(config: TrainConfig, method: str) -> None:
     if method == "ppo" and not config.env:
         raise WorkbenchError("ppo trains on whole episodes: it needs --env (for a reward model use grpo or rloo)")
     if method in ONLINE:
-        if not config.env and not config.reward_model and not (method != "ppo" and config.data):
-            raise WorkbenchError(f"{method} needs --env (rewards from episodes) or --reward_model")
+        if not config.env and not (config.reward_model and config.data):
+            raise WorkbenchError(f"{method} needs --env (rewards from episodes), or --reward_model with --data "
+                                 "(prompts)")
         if config.env and config.reward_model:
             raise WorkbenchError("give --env or --reward_model, not both")
     elif not config.data:
@@ -143,6 +146,7 @@ def check(config: TrainConfig, method: str) -> None:
     if method != "ppo":
         check_trl_keys(config, load_class(METHODS[method].config))
     model_source(config.model)
+    quantization(config)
     if config.data and not Path(config.data).exists():
         raise WorkbenchError(f"no data at {config.data}")
     if config.env:
@@ -155,19 +159,16 @@ def check(config: TrainConfig, method: str) -> None:
             raise WorkbenchError(f"unknown {name} {value!r} (use {', '.join(allowed)})")
 
 
-class MetricsToRun:
-    """A ``TrainerCallback`` appending every log record to the run's metrics.jsonl."""
+class MetricsToRun(TrainerCallback):
+    """Appends every log record of the main process to the run's metrics.jsonl."""
 
     def __init__(self, run: Run):
-        from transformers import TrainerCallback
+        self.run = run
 
-        class _Callback(TrainerCallback):
-            def on_log(self, args, state, control, logs=None, **kwargs):
-                if logs:
-                    run.log_metrics({"step": state.global_step, **{k: v for k, v in logs.items()
-                                                                    if isinstance(v, (int, float))}})
-
-        self.callback = _Callback()
+    def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        if logs and state.is_world_process_zero:
+            self.run.log_metrics({"step": state.global_step,
+                                  **{k: v for k, v in logs.items() if isinstance(v, (int, float))}})
 
 
 def plot_metrics(run: Run, method: str) -> Path | None:
@@ -185,18 +186,27 @@ def plot_metrics(run: Run, method: str) -> Path | None:
 
 
 def train(config: TrainConfig, method: str) -> tuple[Run, dict[str, Any]]:
-    """Train with ``method``; return the run and a summary (first and last logged loss / reward)."""
+    """Train with ``method``; return the run and a summary (first and last logged loss / reward).
+    Under ``accelerate launch`` every process trains and the main process writes the run directory."""
+    from accelerate import PartialState
+
     check(config, method)
-    run = Run.open(config.out, {"method": method, **dataclasses.asdict(config)}, resume=config.resume,
-                   resumable_changes=("resume", "max_steps", "epochs"))
+    main = PartialState().is_main_process
+    if main:
+        Run.open(config.out, {"method": method, **dataclasses.asdict(config)}, resume=config.resume,
+                 resumable_changes=("resume", "max_steps", "epochs"))
+    PartialState().wait_for_everyone()
+    run = Run(config.out)
     if method == "ppo":
         from workbench.training.ppo import train_ppo
 
         summary = train_ppo(config, run)
     else:
         summary = _train_trl(config, method, run)
-    plot_metrics(run, method)
-    run.write_summary(f"# workbench train {method}\n\n" + "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n")
+    if main:
+        plot_metrics(run, method)
+        run.write_summary(f"# workbench train {method}\n\n"
+                          + "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n")
     return run, summary
 
 
@@ -231,12 +241,11 @@ def _train_trl(config: TrainConfig, method: str, run: Run) -> dict[str, Any]:
     args = trl_config(config, load_class(spec.config), **options)
     trainer = load_class(spec.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                        peft_config=lora_config(config, reward=method == "reward"),
-                                       callbacks=[MetricsToRun(run).callback], **extra)
+                                       callbacks=[MetricsToRun(run)], **extra)
     checkpoints = Path(args.output_dir)
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
-    trainer.save_model(str(run.path / "model"))
-    tokenizer.save_pretrained(str(run.path / "model"))
+    trainer.save_model(str(run.path / "model"))  # with the tokenizer, from the main process
     return summarise(run.metrics(), method, len(dataset), env_name)
 
 

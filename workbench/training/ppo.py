@@ -16,6 +16,8 @@ actions. Per Zheng et al. 2023 ("Secrets of RLHF in Large Language Models Part I
 
 A linear value head reads the policy's last hidden state. Every ``--save_steps`` iterations the
 policy, value head, optimizer and reward statistics are checkpointed; ``--resume`` continues.
+Under ``accelerate launch`` (DDP) each process plays its share of the batch's episodes and the
+gradients are averaged; sharded setups (ZeRO-3, FSDP) are for the TRL trainers only.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from workbench.errors import WorkbenchError
 from workbench.rollout import episode_seed
 from workbench.runs import Run, atomic_dir
 from workbench.training.config import TrainConfig
-from workbench.training.episodic import PlayedEpisode
+from workbench.training.episodic import PlayedEpisode, next_token_logps
 
 
 @dataclass
@@ -94,7 +96,7 @@ def forward(model: Any, head: torch.nn.Module, ids: torch.Tensor, attention: tor
             ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-position log-probability of the next token and value of the state, each [B, T-1]."""
     out = model(input_ids=ids, attention_mask=attention, output_hidden_states=True)
-    logps = torch.log_softmax(out.logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+    logps = next_token_logps(out.logits, ids)
     values = head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
     return logps, values
 
@@ -145,7 +147,10 @@ class PPO:
     """The policy, its value head, the reference, the optimizer and the reward statistics."""
 
     def __init__(self, config: TrainConfig, model: Any, lora: Any):
+        from accelerate import Accelerator
+
         self.config = config
+        self.accelerator = Accelerator()
         if lora is not None:
             from peft import get_peft_model
 
@@ -153,25 +158,28 @@ class PPO:
             self.reference = None
         else:
             self.reference = copy.deepcopy(model).eval().requires_grad_(False)
-        self.model = model
-        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        self.model.to(self.device)
+        self.device = self.accelerator.device
         if self.reference is not None:
             self.reference.to(self.device)
-        self.head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1).to(self.device)
-        torch.nn.init.zeros_(self.head.weight)
-        torch.nn.init.zeros_(self.head.bias)
-        params = [p for p in self.model.parameters() if p.requires_grad] + list(self.head.parameters())
-        self.optimizer = torch.optim.AdamW(params, lr=config.lr if config.lr is not None else 1e-5)
+        head = torch.nn.Linear(model.config.get_text_config().hidden_size, 1)
+        torch.nn.init.zeros_(head.weight)
+        torch.nn.init.zeros_(head.bias)
+        params = [p for p in model.parameters() if p.requires_grad] + list(head.parameters())
+        optimizer = torch.optim.AdamW(params, lr=config.lr if config.lr is not None else 1e-5)
+        self.model, self.head, self.optimizer = self.accelerator.prepare(model, head, optimizer)
         self.moments = RunningMoments()
         self.iteration = 0
 
+    @property
+    def policy(self) -> Any:
+        """The policy without its distributed wrapper (for generation and saving)."""
+        return self.accelerator.unwrap_model(self.model)
+
     def reference_logps(self, batch: Batch) -> torch.Tensor:
         model = self.reference or self.model
-        scope = self.model.disable_adapter() if self.reference is None else nullcontext()
+        scope = self.policy.disable_adapter() if self.reference is None else nullcontext()
         with torch.no_grad(), scope:
-            out = model(input_ids=batch.ids, attention_mask=batch.attention)
-            return torch.log_softmax(out.logits[:, :-1].float(), -1).gather(-1, batch.ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+            return next_token_logps(model(input_ids=batch.ids, attention_mask=batch.attention).logits, batch.ids)
 
     def step(self, played: Sequence[PlayedEpisode], pad_id: int) -> dict[str, float]:
         """One PPO iteration on a batch of played episodes."""
@@ -198,24 +206,31 @@ class PPO:
                 loss, info = ppo_loss(logps, values, old_logps[rows], old_values[rows], advantages[rows],
                                       returns[rows], batch.actions[rows], config)
                 self.optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], 1.0)
+                self.accelerator.backward(loss)
+                self.accelerator.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], 1.0)
                 self.optimizer.step()
                 for k, v in info.items():
                     stats.setdefault(k, []).append(v)
         self.iteration += 1
-        returns_raw = [p.ret for p in played]
-        return {"step": self.iteration, "return": sum(returns_raw) / len(played),
-                "success": sum(p.episode.success for p in played) / len(played),
+        outcomes = self.accelerator.gather(torch.tensor([[p.ret, float(p.episode.success)] for p in played],
+                                                        device=self.device))
+        return {"step": self.iteration, "return": outcomes[:, 0].mean().item(), "success": outcomes[:, 1].mean().item(),
+                "tokens": int(self.accelerator.gather(batch.attention.sum().reshape(1)).sum().item()),
                 "kl": (kl.sum() / batch.actions.sum().clamp(min=1)).item(),
                 **{k: sum(v) / len(v) for k, v in stats.items()}}
 
     # -- checkpoints -----------------------------------------------------------------------
     def save(self, path: Path, tokenizer: Any, *, optimizer: bool) -> None:
+        """Write the policy (the main process; every process waits for it)."""
+        if self.accelerator.is_main_process:
+            self._save(path, tokenizer, optimizer)
+        self.accelerator.wait_for_everyone()
+
+    def _save(self, path: Path, tokenizer: Any, optimizer: bool) -> None:
         with atomic_dir(path) as tmp:
-            self.model.save_pretrained(tmp)
+            self.policy.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
-            torch.save(self.head.state_dict(), tmp / "value_head.pt")
+            torch.save(self.accelerator.unwrap_model(self.head).state_dict(), tmp / "value_head.pt")
             if optimizer:
                 torch.save({"optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
                             "moments": vars(self.moments)}, tmp / "trainer_state.pt")
@@ -229,13 +244,14 @@ class PPO:
         state = {}
         for file in weights:
             state.update(load_file(str(file), device=str(self.device)))
-        if hasattr(self.model, "peft_config"):
+        if hasattr(self.policy, "peft_config"):
             from peft import set_peft_model_state_dict
 
-            set_peft_model_state_dict(self.model, state)
+            set_peft_model_state_dict(self.policy, state)
         else:
-            self.model.load_state_dict(state, strict=False)
-        self.head.load_state_dict(torch.load(path / "value_head.pt", map_location=self.device))
+            self.policy.load_state_dict(state, strict=False)
+        self.accelerator.unwrap_model(self.head).load_state_dict(torch.load(path / "value_head.pt",
+                                                                            map_location=self.device))
         saved = torch.load(path / "trainer_state.pt", map_location=self.device, weights_only=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.iteration = saved["iteration"]
@@ -258,14 +274,16 @@ def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
         ppo.load(checkpoint)
     iterations = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * len(cases) / config.batch_size)
     order = cases * math.ceil((iterations * config.batch_size) / len(cases) + 1)
-    with tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it") as bar:
+    with tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it",
+              disable=not ppo.accelerator.is_main_process) as bar:
         while ppo.iteration < iterations:
-            i = ppo.iteration
-            chosen = order[i * config.batch_size: (i + 1) * config.batch_size]
-            played = play.play(ppo.model, [c for c in chosen for _ in range(config.num_generations)],
-                               seed=episode_seed(config.seed, i))
+            i, share = ppo.iteration, ppo.accelerator.process_index
+            chosen = order[i * config.batch_size: (i + 1) * config.batch_size][share:: ppo.accelerator.num_processes]
+            played = play.play(ppo.policy, [c for c in chosen for _ in range(config.num_generations)],
+                               seed=episode_seed(config.seed, i * 1009 + share))
             record = ppo.step(played, tokenizer.pad_token_id)
-            run.log_metrics(record)
+            if ppo.accelerator.is_main_process:
+                run.log_metrics(record)
             bar.set_postfix(ret=f"{record['return']:.3f}", kl=f"{record['kl']:.3f}")
             bar.update(1)
             if config.save_steps and ppo.iteration % config.save_steps == 0:
