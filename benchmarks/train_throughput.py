@@ -37,6 +37,7 @@ from workbench.rollout import rollout
 from workbench.runs import Run
 from workbench.training.config import TrainConfig, trl_config
 from workbench.training.data import KINDS, load_rows, prepare
+from workbench.training.masking import role_labels
 from workbench.training.methods import METHODS, chat_mode, load_class, load_model, train
 
 OFFLINE = ("sft", "reward", "dpo", "kto", "orpo", "simpo")
@@ -169,7 +170,7 @@ def main() -> None:
         config = TrainConfig(**base, out=str(root / f"{method}-plain"))
         _, tokenizer = load_model(config, reward=method == "reward")
         rows, env_name = load_rows(config.data, KINDS[method], agent_role=None)
-        labels = {"user": env.user_role, "assistant": env.agent_role, "system": "System"}
+        labels = role_labels(env.user_role, env.agent_role)
         rows = prepare(rows, KINDS[method], tokenizer, chat=chat_mode(config, tokenizer), labels=labels, where="bench")
         tokens = count_tokens(rows, tokenizer)
         results: dict[str, list[tuple[float, float]]] = {"trl": [], "workbench": []}

@@ -17,7 +17,7 @@ from typing import Any, Sequence
 from workbench.episodes import Episode, load_episodes, to_unpaired
 from workbench.errors import WorkbenchError
 from workbench.training.episodic import dialogue_messages
-from workbench.training.masking import tokenize_dialogue, transcript_prompt
+from workbench.training.masking import tokenize_dialogue, transcript_prompt, transcript_reply
 
 KINDS = {"sft": "dialogue", "reward": "preference", "dpo": "preference", "orpo": "preference",
          "simpo": "preference", "kto": "unpaired", "grpo": "prompt", "rloo": "prompt", "online-dpo": "prompt",
@@ -105,7 +105,7 @@ def _render(value: Any, labels: dict[str, str], prompt: bool) -> Any:
         return value
     if prompt:
         return transcript_prompt(value, labels)
-    return "".join(f" {m['content'].strip()}\n" for m in value)
+    return "".join(transcript_reply(m["content"]) for m in value)
 
 
 def prepare(rows: Any, kind: str, tokenizer: Any, *, chat: bool, labels: dict[str, str], where: str):

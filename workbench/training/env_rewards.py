@@ -20,7 +20,7 @@ from workbench.episodes import Case, Turn
 from workbench.errors import WorkbenchError
 from workbench.rollout import episode_seed, rollout
 from workbench.training.episodic import EpisodePlayer, completion_logprobs, dialogue_messages
-from workbench.training.masking import transcript_prompt
+from workbench.training.masking import role_labels, transcript_prompt
 
 
 def prompt_text(env: DialogueEnv, case: Case, tokenizer: Any, *, chat: bool, system: str | None) -> str:
@@ -29,7 +29,7 @@ def prompt_text(env: DialogueEnv, case: Case, tokenizer: Any, *, chat: bool, sys
     messages = dialogue_messages(state.turns, env.agent_role, system)
     if chat:
         return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-    return transcript_prompt(messages, {"user": env.user_role, "assistant": env.agent_role, "system": "System"})
+    return transcript_prompt(messages, role_labels(env.user_role, env.agent_role))
 
 
 def case_prompts(env: DialogueEnv, cases: Sequence[Case], tokenizer: Any, *, chat: bool,
@@ -60,8 +60,7 @@ def episode_rollout_func(player: EpisodePlayer, by_prompt: dict[str, Case], seed
         return {"prompt_ids": [p.prompt_ids for p in played], "completion_ids": [p.completion_ids for p in played],
                 "logprobs": completion_logprobs(model, played, pad),
                 "env_mask": [p.agent_mask for p in played],
-                "episode_return": [p.ret for p in played],
-                "episode_success": [float(p.episode.success) for p in played]}
+                "episode_return": [p.ret for p in played]}
 
     return rollout_func
 

@@ -21,7 +21,7 @@ from workbench.env import DialogueEnv, DialogueState
 from workbench.episodes import Case, Episode, Turn
 from workbench.llm.local import LocalChatModel
 from workbench.rollout import rollout
-from workbench.training.masking import Message, tokenize_dialogue
+from workbench.training.masking import Message, role_labels, tokenize_dialogue
 
 
 @dataclass
@@ -51,8 +51,8 @@ class PolicyAgent:
     """The trained causal LM as a workbench ``Agent``: the dialogue so far is its prompt (chat template
     or "Role: text" transcript), and one batched ``generate`` answers every live dialogue."""
 
-    def __init__(self, chat_model: LocalChatModel, env: type[DialogueEnv], system: str | None = None):
-        self.chat_model, self.env, self.system = chat_model, env, system
+    def __init__(self, chat_model: LocalChatModel, system: str | None = None):
+        self.chat_model, self.system = chat_model, system
 
     def conversation(self, state: DialogueState) -> list[BaseMessage]:
         messages: list[BaseMessage] = [SystemMessage(self.system)] if self.system else []
@@ -75,14 +75,14 @@ class EpisodePlayer:
                  max_new_tokens: int = 32, temperature: float = 1.0, batch_size: int = 32):
         self.env, self.tokenizer, self.chat, self.system = env, tokenizer, chat, system
         self.max_new_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
-        self.labels = {"user": env.user_role, "assistant": env.agent_role, "system": "System"}
+        self.labels = role_labels(env.user_role, env.agent_role)
 
     def policy(self, model: Any) -> PolicyAgent:
         chat_model = LocalChatModel(model=model, tokenizer=self.tokenizer, use_chat_template=self.chat,
                                     temperature=self.temperature, top_k=0, top_p=1.0,
                                     max_tokens=self.max_new_tokens, user_label=self.env.user_role,
                                     assistant_label=self.env.agent_role)
-        return PolicyAgent(chat_model, type(self.env), self.system)
+        return PolicyAgent(chat_model, self.system)
 
     def play(self, model: Any, cases: Sequence[Case], seed: int) -> list[PlayedEpisode]:
         """Episode ``i`` plays ``cases[i]`` with the rollout runner's seed for (``seed``, ``i``)."""
@@ -117,16 +117,21 @@ def next_token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     return torch.log_softmax(logits[:, :-1].float(), dim=-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
 
 
+def padded(played: Sequence[PlayedEpisode], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, attention)``: each episode's prompt and completion, right-padded to one width."""
+    seqs = [p.prompt_ids + p.completion_ids for p in played]
+    ids = torch.full((len(seqs), max(len(s) for s in seqs)), pad_id, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = torch.tensor(s)
+        attention[i, : len(s)] = 1
+    return ids, attention
+
+
 @torch.no_grad()
 def completion_logprobs(model: Any, played: Sequence[PlayedEpisode], pad_id: int) -> list[list[float]]:
     """Per-token log-probabilities of each completion under ``model`` (one padded forward pass)."""
-    seqs = [p.prompt_ids + p.completion_ids for p in played]
-    width = max(len(s) for s in seqs)
-    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-    attn = torch.zeros_like(ids)
-    for i, s in enumerate(seqs):
-        ids[i, : len(s)] = torch.tensor(s)
-        attn[i, : len(s)] = 1
+    ids, attn = padded(played, pad_id)
     device = next(model.parameters()).device
     ids = ids.to(device)
     logps = next_token_logps(model(input_ids=ids, attention_mask=attn.to(device)).logits, ids)

@@ -20,6 +20,16 @@ from workbench.errors import WorkbenchError
 Message = dict[str, str]
 
 
+def role_labels(user: str, agent: str) -> dict[str, str]:
+    """Transcript labels for a dialogue between ``user`` and ``agent`` (the environment's role names)."""
+    return {"user": user, "assistant": agent, "system": "System"}
+
+
+def transcript_reply(content: str) -> str:
+    """A message's text after its "Label:" in the transcript; for the agent, what carries loss."""
+    return f" {content.strip()}\n"
+
+
 def transcript_segments(messages: Sequence[Message], labels: dict[str, str]) -> list[tuple[str, bool]]:
     """``(text, carries_loss)`` pieces of the transcript: leading system messages as a header and a
     blank line, then one "Label: content" line per message; the assistant's " content\\n" carries loss."""
@@ -32,7 +42,7 @@ def transcript_segments(messages: Sequence[Message], labels: dict[str, str]) -> 
     for m in messages[start:]:
         label = labels.get(m["role"], m["role"].title())
         pieces.append((f"{label}:", False))
-        pieces.append((f" {m['content'].strip()}\n", m["role"] == "assistant"))
+        pieces.append((transcript_reply(m["content"]), m["role"] == "assistant"))
     return pieces
 
 
@@ -92,5 +102,5 @@ def tokenize_dialogue(messages: Sequence[Message], tokenizer: PreTrainedTokenize
     return {"input_ids": list(encoded["input_ids"]), "assistant_masks": masks}
 
 
-LABELS = {"user": "User", "assistant": "Assistant", "system": "System"}
+LABELS = role_labels("User", "Assistant")
 """Transcript labels when the dialogue's own role names are not known."""

@@ -23,7 +23,7 @@ from workbench.errors import WorkbenchError
 from workbench.runs import Run
 from workbench.training.config import FORMATS, TrainConfig, check_trl_keys, trl_config
 from workbench.training.data import FILTERS, KINDS, load_rows, prepare
-from workbench.training.masking import LABELS
+from workbench.training.masking import LABELS, role_labels
 from workbench.training.preferences import BY
 
 
@@ -147,6 +147,8 @@ def check(config: TrainConfig, method: str) -> None:
         check_trl_keys(config, load_class(METHODS[method].config))
     model_source(config.model)
     quantization(config)
+    if method in ONLINE and config.env and config.prompts < 1:
+        raise WorkbenchError("--prompts must be at least 1")
     if config.data and not Path(config.data).exists():
         raise WorkbenchError(f"no data at {config.data}")
     if config.env:
@@ -225,7 +227,7 @@ def _train_trl(config: TrainConfig, method: str, run: Run) -> dict[str, Any]:
         rows, extra, options_env, env = env_setup(config, method, tokenizer, chat)
         options.update(options_env)
         env_name = env.name
-        labels = {"user": env.user_role, "assistant": env.agent_role, "system": "System"}
+        labels = role_labels(env.user_role, env.agent_role)
     else:
         rows, env_name = load_rows(config.data, kind, agent_role=config.agent_role, system=config.system,
                                    episode_filter=config.episode_filter, pairs=config.pairs,
@@ -234,7 +236,7 @@ def _train_trl(config: TrainConfig, method: str, run: Run) -> dict[str, Any]:
             from workbench.registry import env_class
 
             cls = env_class(env_name)
-            labels = {"user": cls.user_role, "assistant": config.agent_role or cls.agent_role, "system": "System"}
+            labels = role_labels(cls.user_role, config.agent_role or cls.agent_role)
         if method in ONLINE:
             extra["reward_funcs"] = [config.reward_model]
     dataset = prepare(rows, kind, tokenizer, chat=chat, labels=labels, where=str(config.data or config.env))

@@ -33,8 +33,6 @@ def build_env(config: TrainConfig) -> tuple[DialogueEnv, list[Case]]:
                    max_turns=config.max_turns)
     cases = split_cases(cls.cases(config.cases), "train")
     random.Random(config.seed).shuffle(cases)
-    if config.prompts < 1:
-        raise WorkbenchError("--prompts must be at least 1")
     return env, cases[: config.prompts]
 
 

@@ -37,7 +37,7 @@ from workbench.errors import WorkbenchError
 from workbench.rollout import episode_seed
 from workbench.runs import Run, atomic_dir
 from workbench.training.config import TrainConfig
-from workbench.training.episodic import PlayedEpisode, next_token_logps
+from workbench.training.episodic import PlayedEpisode, next_token_logps, padded
 
 
 @dataclass
@@ -75,15 +75,10 @@ class Batch:
 
 
 def make_batch(played: Sequence[PlayedEpisode], pad_id: int, moments: RunningMoments, clip: float) -> Batch:
-    width = max(len(p.prompt_ids) + len(p.completion_ids) for p in played)
-    ids = torch.full((len(played), width), pad_id, dtype=torch.long)
-    attention = torch.zeros_like(ids)
-    actions = torch.zeros((len(played), width - 1))
-    scores = torch.zeros((len(played), width - 1))
+    ids, attention = padded(played, pad_id)
+    actions = torch.zeros((len(played), ids.shape[1] - 1))
+    scores = torch.zeros_like(actions)
     for b, p in enumerate(played):
-        seq = p.prompt_ids + p.completion_ids
-        ids[b, : len(seq)] = torch.tensor(seq)
-        attention[b, : len(seq)] = 1
         start = len(p.prompt_ids) - 1  # logits at position t predict token t + 1
         actions[b, start: start + len(p.completion_ids)] = torch.tensor(p.agent_mask, dtype=torch.float)
         for end, reward in zip(p.turn_ends, p.turn_rewards):
