@@ -1,4 +1,4 @@
-"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``evaluate``."""
+"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ COMMANDS = {
     "selfplay": "run agent-vs-simulator episodes into a run directory",
     "train": "train a model: sft, reward, dpo, kto, orpo, simpo, grpo, rloo, online-dpo, ppo (TRL and the "
              "workbench's PPO, on episodes or TRL datasets) or ppdpp (the PPDPP planner)",
+    "feedback": "verbal feedback as LoRA adapters (C3PO): add, list, enable, disable, remove, evaluate, combine",
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
 }
 
@@ -61,15 +62,10 @@ def cmd_train(argv: Sequence[str]) -> None:
     from workbench.training.methods import METHODS
 
     trainers = {**{name: method.help for name, method in METHODS.items()}, "ppdpp": PPDPP_HELP}
-    parser = argparse.ArgumentParser(
-        prog="workbench train", description=COMMANDS["train"], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="trainers:\n" + "\n".join(f"  {k:<10} {v}" for k, v in trainers.items())
-        + "\n\n`workbench train TRAINER --help` shows its options.")
-    parser.add_argument("trainer", choices=list(trainers), metavar="TRAINER")
-    if not argv or argv[0] in {"-h", "--help"}:
-        parser.print_help()
+    trainer = pick(argv, "workbench train", COMMANDS["train"], trainers, "TRAINER",
+                   "`workbench train TRAINER --help` shows its options.")
+    if trainer is None:
         return
-    trainer = parser.parse_args(argv[:1]).trainer
     from workbench.config import parse_config
 
     prog = f"workbench train {trainer}"
@@ -118,22 +114,36 @@ def summarise_run(argv: Sequence[str]) -> None:
     print(f"plot: {plot_outcomes(episodes, env.agent_role, run.plot_path('outcomes.png'), str(run.path))}")
 
 
+def cmd_feedback(argv: Sequence[str]) -> None:
+    from apps.feedback import cmd_feedback as run
+
+    run(argv)
+
+
 HANDLERS = {"envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
-            "evaluate": cmd_evaluate}
+            "feedback": cmd_feedback, "evaluate": cmd_evaluate}
+
+
+def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, str], metavar: str,
+         footer: str) -> str | None:
+    """The subcommand named by ``argv[0]`` (one of ``choices``, listed with their help in ``--help``), or
+    None after printing the help when there is none."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=f"{metavar.lower()}s:\n" + "\n".join(f"  {k:<10} {v}" for k, v in choices.items()) + f"\n\n{footer}")
+    parser.add_argument("choice", choices=list(choices), metavar=metavar)
+    if not argv or argv[0] in {"-h", "--help"}:
+        parser.print_help()
+        return None
+    return parser.parse_args(argv[:1]).choice
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = argparse.ArgumentParser(
-        prog="workbench", description="Dialogue Workbench: train interactive LLM agents by simulation.",
-        epilog="commands:\n" + "\n".join(f"  {k:<10} {v}" for k, v in COMMANDS.items())
-        + "\n\n`workbench COMMAND --help` shows each command's options and defaults.",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=list(COMMANDS), metavar="COMMAND")
-    if not argv or argv[0] in {"-h", "--help"}:
-        parser.print_help()
+    command = pick(argv, "workbench", "Dialogue Workbench: train interactive LLM agents by simulation.", COMMANDS,
+                   "COMMAND", "`workbench COMMAND --help` shows each command's options and defaults.")
+    if command is None:
         return 0
-    command = parser.parse_args(argv[:1]).command
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `workbench ... | head` ends quietly
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no bars for loading weights; ours stay
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

@@ -39,6 +39,10 @@ class SimulationConfig:
     critic: str = field(default="auto", metadata={
         "help": "auto (ground truth for scripted, llm otherwise), ground-truth or llm"})
     critic_model: str | None = field(default=None, metadata={"help": "critic model spec; default: the simulator model"})
+    adapters: list[str] | None = field(default=None, metadata={
+        "help": "feedback adapters (see `workbench feedback list`; `enabled`: the enabled ones) the agent model "
+                "speaks with; several are combined. The simulator and critic stay on the base model"})
+    adapter_library: str = field(default="runs/adapters", metadata={"help": "adapter library folder"})
     critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)"})
     critic_temperature: float = field(default=1.1, metadata={"help": "critic sampling temperature (PPDPP: 1.1)"})
     max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
@@ -82,6 +86,22 @@ def make_agent(cls: type[DialogueEnv], model: BaseChatModel | None, policy: Poli
     return PromptedAgent(model, cls, policy, temperature=temperature, max_tokens=max_tokens)
 
 
+def with_adapters(model: BaseChatModel | None, names: list[str], library: str) -> BaseChatModel:
+    """The agent model speaking with library adapters ``names`` on every call; calls by others that share
+    the loaded model (simulator, critic) keep the base model."""
+    from agents.c3po.library import AdapterLibrary
+    from workbench.llm.local import LocalChatModel
+
+    if not isinstance(model, LocalChatModel):
+        raise WorkbenchError("--adapters need a local --agent_model (embedded:gemma-3-270m or a model folder)")
+    adapters = AdapterLibrary(library)
+    active = adapters.attach(model, adapters.enabled() if names == ["enabled"] else names)
+    if active is None:
+        raise WorkbenchError(f"--adapters enabled: no adapter is enabled in {library}")
+    model.disable_adapters()
+    return model.bind(adapter=active)
+
+
 def build_simulation(config: SimulationConfig) -> Simulation:
     """Load the environment class, the models the config names and the environment with its critic."""
     cls = env_class(config.env)
@@ -91,6 +111,8 @@ def build_simulation(config: SimulationConfig) -> Simulation:
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
     settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec}
     models = load_models(specs, config.seed)
+    if config.adapters:
+        models["agent"] = with_adapters(models["agent"], config.adapters, config.adapter_library)
     env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,
                    critic_model=models["critic"], critic_samples=config.critic_samples,
                    critic_temperature=config.critic_temperature, max_turns=config.max_turns)

@@ -105,3 +105,23 @@ def encoder_path(spec: str) -> Path:
     if not (path / "config.json").is_file():
         raise WorkbenchError(f"unknown encoder '{spec}': expected embedded:minilm or a model folder with config.json")
     return path
+
+
+class SentenceEncoder:
+    """Sentence embeddings from an encoder: mean-pooled last states, L2-normalised (the pooling
+    all-MiniLM-L6-v2 was trained with, Reimers & Gurevych 2019), so a dot product is the cosine."""
+
+    def __init__(self, spec: str = "embedded:minilm", max_length: int = 256, batch_size: int = 64):
+        self.model, self.tokenizer = load_encoder(spec)
+        self.max_length, self.batch_size = max_length, batch_size
+
+    def encode(self, texts: list[str]) -> torch.Tensor:
+        chunks = []
+        for i in range(0, len(texts), self.batch_size):
+            batch = self.tokenizer(texts[i : i + self.batch_size], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors="pt")
+            with torch.inference_mode():
+                states = self.model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)
+            chunks.append(torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1))
+        return torch.cat(chunks) if chunks else torch.zeros(0, self.model.config.hidden_size)

@@ -92,7 +92,7 @@ class TrainConfig:
     kl_coef: float = field(default=0.05, metadata={"help": "ppo: per-token KL penalty against the reference policy"})
     reward_clip: float = field(default=5.0, metadata={"help": "ppo: clip normalised rewards to [-c, c]"})
     trl: list[str] | None = field(default=None, metadata={
-        "help": "any other TRL config option as KEY=VALUE (values read as YAML), e.g. --trl warmup_ratio=0.1"})
+        "help": "any other TRL config option as KEY=VALUE (values read as YAML), e.g. --trl warmup_steps=0.1 (a float below 1 is a share of the steps)"})
 
     def trl_overrides(self) -> dict[str, Any]:
         """The ``--trl KEY=VALUE`` pairs as a dict (values parsed as YAML)."""

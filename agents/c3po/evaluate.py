@@ -1,0 +1,119 @@
+"""RLVF's scores on held-out prompts (Stephan et al., ICML 2024, Sec. 5.1).
+
+- S_in: mean adherence to the feedback on in-scope prompts;
+- S_out: mean |change| in adherence against the base model's reply on near- and out-of-scope prompts
+  (overgeneralisation; 0 means the model behaves there exactly as before);
+- S_overall = (S_in + 1 - S_out) / 2.
+
+Adherence comes from the feedback's checkable rules where it has any; otherwise a judge model compares
+the base model's reply with the new one ("does B follow the feedback more than A?", yes/no, several
+samples; unparsable samples are skipped and counted, and a prompt with none parsed scores 0.5).
+Every method answers greedily, so the base model compared with itself scores S_out = 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from agents.c3po.checks import Check, adherence
+from agents.c3po.generate import FeedbackData, baselines
+from agents.c3po.writer import few_shot, respond_batch
+
+log = logging.getLogger(__name__)
+
+_JUDGE_SYSTEM = ("You compare two replies to the same conversation. Answer \"yes\" if reply B follows the feedback "
+                 "more than reply A does, otherwise \"no\".")
+_JUDGE_SHOTS = (("Feedback: Do not use emojis.\nReply A: Sure! Try Inception 🎬\nReply B: Sure! Try Inception.",
+                 "yes"),
+                ("Feedback: Do not use emojis.\nReply A: Sure, here it is.\nReply B: Sure, here it is!", "no"))
+_YES_NO = re.compile(r"\b(yes|no)\b", re.I)
+
+
+@dataclass
+class Scores:
+    s_in: float
+    s_out: float
+    s_out_near: float
+    s_out_out: float
+    changed: float
+    """Share of near- and out-of-scope replies whose text differs from the base model's."""
+
+    @property
+    def overall(self) -> float:
+        return (self.s_in + 1 - self.s_out) / 2
+
+    def row(self) -> dict[str, float]:
+        return {"S_in": round(self.s_in, 3), "S_out": round(self.s_out, 3),
+                "S_overall": round(self.overall, 3), "S_out near": round(self.s_out_near, 3),
+                "S_out out": round(self.s_out_out, 3), "changed": round(self.changed, 3)}
+
+
+class Judge:
+    """Pairwise adherence from a chat model: P(yes) over ``samples`` answers."""
+
+    def __init__(self, model: Any, feedback: str, samples: int = 3):
+        self.model, self.feedback, self.samples = model, feedback, samples
+        self.unparsed = 0
+
+    def prefer(self, before: Sequence[str], after: Sequence[str]) -> list[float]:
+        asks = [f"Feedback: {self.feedback}\nReply A: {a}\nReply B: {b}" for a, b in zip(before, after)]
+        jobs = [few_shot(_JUDGE_SYSTEM, _JUDGE_SHOTS, ask) for ask in asks for _ in range(self.samples)]
+        answers = respond_batch(self.model, jobs, "Writer", temperature=0.7, max_tokens=4)
+        scores = []
+        for i in range(len(asks)):
+            votes = [m.group(1).lower() == "yes" for a in answers[i * self.samples:(i + 1) * self.samples]
+                     if (m := _YES_NO.search(a))]
+            self.unparsed += self.samples - len(votes)
+            scores.append(sum(votes) / len(votes) if votes else 0.5)
+        if self.unparsed:
+            log.warning("judge: %d answers were neither yes nor no and were skipped", self.unparsed)
+        return scores
+
+
+def score(base: Sequence[str], replies: Sequence[str], checks: list[Check], judge: Judge | None,
+          change: bool) -> list[float]:
+    """Per prompt: adherence of the reply (``change`` False) or |change| of adherence against ``base``,
+    the base model's reply to the same prompt."""
+    if checks:
+        new = [adherence(checks, r) for r in replies]
+        return [abs(n - adherence(checks, b)) for n, b in zip(new, base)] if change else new
+    if judge is None:
+        raise ValueError("a feedback without checkable rules needs a judge")
+    if change:  # identical replies cannot differ in adherence; ask the judge only about the others
+        differs = [i for i, (b, r) in enumerate(zip(base, replies)) if b != r]
+        judged = dict(zip(differs, judge.prefer([base[i] for i in differs], [replies[i] for i in differs])))
+        return [judged.get(i, 0.0) for i in range(len(base))]
+    return judge.prefer(base, replies)
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def evaluate(model: Any, data: FeedbackData, methods: dict[str, dict[str, Any]], *, judge: Judge | None,
+             max_tokens: int) -> dict[str, dict[str, float]]:
+    """The score table (``workbench.evaluate.format_rows`` prints it): one row per method; ``methods`` maps
+    a name to its call (``{"adapter": NAME}``, ``{"adapter": None}`` for the base model, ``{"note": TEXT}``
+    for in-context feedback). The base model's replies are generated here the same way (same batches), so
+    the base model scores S_out = 0 exactly."""
+    held = {scope: [e.prompt for e in data.splits[f"eval_{scope}"]] for scope in ("in", "near", "out")}
+
+    def answer(call: dict[str, Any]) -> dict[str, list[str]]:
+        call = dict(call)
+        note = call.pop("note", None)
+        return {scope: baselines(model, prompts, max_tokens, note, **call) if prompts else []
+                for scope, prompts in held.items()}
+
+    base = answer({"adapter": None})
+    rows = {}
+    for method, call in methods.items():
+        replies = base if call == {"adapter": None} else answer(call)
+        s_in = _mean(score(base["in"], replies["in"], data.checks, judge, change=False))
+        near = score(base["near"], replies["near"], data.checks, judge, change=True)
+        out = score(base["out"], replies["out"], data.checks, judge, change=True)
+        changed = _mean([float(b != r) for s in ("near", "out") for b, r in zip(base[s], replies[s])])
+        rows[method] = Scores(s_in, _mean(near + out), _mean(near), _mean(out), changed).row()
+    return rows

@@ -1,0 +1,63 @@
+"""Model calls that write C3PO's data: one-line answers to few-shot prompts, sampled in one batch."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Sequence
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+
+from workbench.llm.local import LocalChatModel
+
+_NUMBERED = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s*")
+
+
+def clean_line(text: str) -> str:
+    """The first non-empty line of a model's output without list markers or quotes."""
+    for line in text.splitlines():
+        line = _NUMBERED.sub("", line).strip().strip("\"“”'").strip()
+        if line:
+            return line
+    return ""
+
+
+def _local(model: Any) -> bool:
+    return isinstance(getattr(model, "bound", model), LocalChatModel)
+
+
+def respond_batch(model: Any, conversations: Sequence[Sequence[BaseMessage]], speakers: str | Sequence[str], *,
+                  temperature: float, max_tokens: int, **options: Any) -> list[str]:
+    """One reply line per conversation; conversations are batched per speaker label (the transcript label
+    a base model answers as). ``options`` (e.g. ``adapter=``) go to a local model's call."""
+    speakers = [speakers] * len(conversations) if isinstance(speakers, str) else list(speakers)
+    replies: list[str] = [""] * len(conversations)
+    for speaker in dict.fromkeys(speakers):
+        rows = [i for i, s in enumerate(speakers) if s == speaker]
+        extra = {"assistant_label": speaker, **options} if _local(model) else {}
+        outputs = model.batch([list(conversations[i]) for i in rows], temperature=temperature, max_tokens=max_tokens,
+                              stop=["\n"], **extra)
+        for i, message in zip(rows, outputs):
+            replies[i] = str(message.content).strip()
+    return replies
+
+
+def few_shot(system: str, shots: Sequence[tuple[str, str]], ask: str, speaker: str = "Writer") -> list[BaseMessage]:
+    messages: list[BaseMessage] = [SystemMessage(system)]
+    for question, answer in shots:
+        messages += [HumanMessage(question, name="User"), AIMessage(answer, name=speaker)]
+    return messages + [HumanMessage(ask, name="User")]
+
+
+def write_lines(model: Any, system: str, shots: Sequence[tuple[str, str]], asks: Sequence[str], per_ask: int, *,
+                min_words: int = 2, temperature: float = 0.9, max_tokens: int = 40) -> list[list[str]]:
+    """``per_ask`` sampled one-line answers to each ask (one batched call), cleaned and deduplicated;
+    empty or too short answers are dropped."""
+    jobs = [ask for ask in asks for _ in range(per_ask)]
+    outputs = respond_batch(model, [few_shot(system, shots, ask) for ask in jobs], "Writer",
+                            temperature=temperature, max_tokens=max_tokens)
+    lines: dict[str, list[str]] = {ask: [] for ask in asks}
+    for ask, text in zip(jobs, outputs):
+        line = clean_line(text)
+        if len(line.split()) >= min_words and line.lower() not in {x.lower() for x in lines[ask]}:
+            lines[ask].append(line)
+    return [lines[ask] for ask in asks]
