@@ -132,3 +132,26 @@ def test_evaluate_base_model_has_no_overgeneralisation(data):
     table = evaluate(writer, loaded, {"base": {}, "in-context": {"note": "Follow it"}}, judge=None, max_tokens=8)
     assert table["base"]["S_out"] == 0.0 and table["base"]["S_in"] == 0.0 and table["base"]["changed"] == 0.0
     assert table["base"]["S_overall"] == 0.5
+
+
+@pytest.mark.slow
+def test_embedded_encoder_scopes_the_real_pool():
+    """MiniLM on the negotiation contexts: bike dialogues are in scope, other items near, others out."""
+    from agents.c3po.prompts import env_prompts
+    from workbench.llm.embedded import SentenceEncoder
+    from workbench.registry import env_class
+
+    items = {c.id: c.fields["item_name"] for c in env_class("negotiation").cases()}
+    prompts = env_prompts(["negotiation", "emotional_support"])
+    assign_scopes(prompts, SentenceEncoder(), ["bargaining to buy a bike"],
+                  ["bargaining to buy a car", "bargaining to buy furniture", "bargaining to buy a phone or electronics",
+                   "bargaining to rent an apartment"])
+    scoped = [p for p in prompts if p.scope == "in"]
+    bikes = [p for p in prompts if items.get(p.group) == "bike"]
+    assert len(scoped) >= 40 and sum(items.get(p.group) == "bike" for p in scoped) / len(scoped) > 0.9
+    assert sum(p.scope == "in" for p in bikes) / len(bikes) > 0.8
+    others = [p for p in prompts if p.source == "negotiation" and items[p.group] != "bike"]
+    assert sum(p.scope == "near" for p in others) / len(others) > 0.8
+    support = [p for p in prompts if p.source == "emotional_support"]
+    assert not any(p.scope == "in" for p in support)  # a patient may mention a car or a flat: near at most
+    assert sum(p.scope == "out" for p in support) / len(support) > 0.9

@@ -54,4 +54,6 @@ class FeedbackConfig:
     baselines: bool = field(default=False, metadata={
         "help": "also train DPO on in-scope pairs only and SFT on the revisions, and evaluate every method with "
                 "in-context feedback, on the same data"})
-    resume: bool = field(default=False, metadata={"help": "reuse the data already written in the adapter's folder"})
+    resume: bool = field(default=False, metadata={
+        "help": "reuse the data already written in the adapter's folder and train again (training options, such as "
+                "--epochs or --lr, may differ)"})

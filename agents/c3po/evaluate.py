@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
+from tqdm.auto import tqdm
+
 from agents.c3po.checks import Check, adherence
 from agents.c3po.generate import FeedbackData, baselines
 from agents.c3po.writer import few_shot, respond_batch
@@ -109,7 +111,7 @@ def evaluate(model: Any, data: FeedbackData, methods: dict[str, dict[str, Any]],
 
     base = answer({"adapter": None})
     rows = {}
-    for method, call in methods.items():
+    for method, call in tqdm(methods.items(), desc="evaluating", unit="method"):
         replies = base if call == {"adapter": None} else answer(call)
         s_in = _mean(score(base["in"], replies["in"], data.checks, judge, change=False))
         near = score(base["near"], replies["near"], data.checks, judge, change=True)

@@ -15,11 +15,14 @@ from agents.c3po.generate import FeedbackData, build_data
 from agents.c3po.library import AdapterLibrary, slug
 from workbench.errors import WorkbenchError
 from workbench.evaluate import format_rows
-from workbench.runs import Run
+from workbench.runs import METRICS, Run, atomic_write
 
 log = logging.getLogger(__name__)
 
 IN_CONTEXT = "Follow this feedback where it applies: {feedback}"
+RETRAIN = ("resume", "baselines", "lambda_out", "lambda_near", "beta", "lora_r", "lora_alpha", "lora_dropout", "lr",
+           "warmup_ratio", "epochs", "batch_size", "max_length", "judge")
+"""Options ``--resume`` may change: it keeps the data and trains (and scores) again."""
 
 
 def check_feedback(text: str) -> str:
@@ -59,12 +62,14 @@ def add_feedback(text: str, config: FeedbackConfig) -> tuple[Path, dict[str, dic
         library.check_new(name)
     source = model_source(config.model)
     folder = library.folder(name)
-    run = Run.open(folder, {"feedback": text, **dataclasses.asdict(config)}, resume=config.resume)
+    run = Run.open(folder, {"feedback": text, **dataclasses.asdict(config)}, resume=config.resume,
+                   resumable_changes=RETRAIN)
     started = time.perf_counter()
     model = local_model(config.model)
     writer = chat_model(config.writer) if config.writer else model
     if config.resume and (folder / "data" / "feedback.json").is_file():
         data = FeedbackData.load(folder / "data")
+        atomic_write(folder / METRICS, "")  # the metrics of the adapter this run replaces
     else:
         log.warning("writing data for %r (rules: %s)", text, ", ".join(map(str, checks)) or "none, judged")
         data = build_data(text, checks, config, writer=writer, model=model,

@@ -27,13 +27,16 @@ def _local(model: Any) -> bool:
 
 def respond_batch(model: Any, conversations: Sequence[Sequence[BaseMessage]], speakers: str | Sequence[str], *,
                   temperature: float, max_tokens: int, **options: Any) -> list[str]:
-    """One reply line per conversation; conversations are batched per speaker label (the transcript label
-    a base model answers as). ``options`` (e.g. ``adapter=``) go to a local model's call."""
+    """One reply line per conversation, in as few batched calls as the transcript labels allow: a base
+    model answers as the name of the conversation's last named ``AIMessage`` (an environment's agent
+    role), so all such conversations share one call; the others are grouped by their ``speakers`` label.
+    ``options`` (e.g. ``adapter=``) go to a local model's call."""
     speakers = [speakers] * len(conversations) if isinstance(speakers, str) else list(speakers)
+    keys = ["" if any(m.type == "ai" and m.name for m in c) else s for c, s in zip(conversations, speakers)]
     replies: list[str] = [""] * len(conversations)
-    for speaker in dict.fromkeys(speakers):
-        rows = [i for i, s in enumerate(speakers) if s == speaker]
-        extra = {"assistant_label": speaker, **options} if _local(model) else {}
+    for key in dict.fromkeys(keys):
+        rows = [i for i, k in enumerate(keys) if k == key]
+        extra = ({"assistant_label": key} if key else {}) | options if _local(model) else {}
         outputs = model.batch([list(conversations[i]) for i in rows], temperature=temperature, max_tokens=max_tokens,
                               stop=["\n"], **extra)
         for i, message in zip(rows, outputs):
