@@ -104,14 +104,16 @@ class FeedbackData:
                    meta["near_categories"], splits, meta.get("stats", {}))
 
 
-def prompt_pool(writer: Any, envs: Sequence[str], cache: Path | None, seed: int) -> list[Prompt]:
-    """The environments' contexts plus the writer's generic requests (read from ``cache`` when present)."""
+def prompt_pool(writer: Any, envs: Sequence[str], cache: Path | None) -> list[Prompt]:
+    """The environments' contexts plus the writer's generic requests (kept in ``cache``, which the next
+    feedback with the same writer reads instead of asking it again)."""
     if cache and cache.is_file():
-        return [Prompt.from_row(json.loads(line)) for line in cache.read_text().splitlines() if line.strip()]
-    pool = env_prompts(envs) + write_requests(writer, TOPICS, 2, prefix="generic:")
-    if cache:
-        atomic_write(cache, "".join(json.dumps(p.to_row()) + "\n" for p in pool))
-    return pool
+        generic = [Prompt.from_row(json.loads(line)) for line in cache.read_text().splitlines() if line.strip()]
+    else:
+        generic = write_requests(writer, TOPICS, 2, prefix="generic:")
+        if cache:
+            atomic_write(cache, "".join(json.dumps(p.to_row()) + "\n" for p in generic))
+    return env_prompts(envs) + generic
 
 
 def scope_descriptions(writer: Any, feedback: str, config: FeedbackConfig) -> tuple[list[str], list[str]]:
@@ -204,8 +206,7 @@ def build_data(feedback: str, checks: list[Check], config: FeedbackConfig, *, wr
 
     categories, near = scope_descriptions(writer, feedback, config)
     stage("categories")
-    candidates = prompt_pool(writer, config.envs or env_names(), pool_cache, config.seed)
-    candidates = [Prompt.from_row(p.to_row()) for p in candidates]  # scopes are per feedback
+    candidates = prompt_pool(writer, config.envs or env_names(), pool_cache)
     stage("prompt pool")
     candidates += written_prompts(writer, categories, config.written_prompts, "in:")
     candidates += written_prompts(writer, near, config.written_prompts, "near:")

@@ -73,7 +73,7 @@ def add_feedback(text: str, config: FeedbackConfig) -> tuple[Path, dict[str, dic
     else:
         log.warning("writing data for %r (rules: %s)", text, ", ".join(map(str, checks)) or "none, judged")
         data = build_data(text, checks, config, writer=writer, model=model,
-                          pool_cache=library.root / f".pool-{slug(config.writer or config.model, 12)}.jsonl")
+                          pool_cache=library.root / f".requests-{slug(config.writer or config.model, 12)}.jsonl")
         data.save(folder / "data")
     timings = {"data_s": round(time.perf_counter() - started, 1)}
     methods = ("c3po", "dpo", "sft") if config.baselines else ("c3po",)
