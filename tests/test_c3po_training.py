@@ -36,9 +36,10 @@ def build(tmp_path, data):
     args = DPOConfig(output_dir=str(tmp_path / "out"), beta=BETA, max_length=128, per_device_train_batch_size=4,
                      report_to="none", use_cpu=True)
     collator = C3POCollator(pad_token_id=tok.pad_token_id, max_length=128)
+    rows = c3po_rows(data, tok, chat=False, max_length=128)
     trainer = C3POTrainer(model=tiny_llama(tok, seed=0), ref_model=tiny_llama(tok, seed=1), args=args,
-                          train_dataset=Dataset.from_list(c3po_rows(data, tok, chat=False)), data_collator=collator,
-                          processing_class=tok, lambda_out=L_OUT, lambda_near=L_NEAR)
+                          train_dataset=Dataset.from_list(rows), data_collator=collator, processing_class=tok,
+                          lambda_out=L_OUT, lambda_near=L_NEAR)
     rows = [trainer.train_dataset[i] for i in range(len(trainer.train_dataset))]
     return trainer, rows
 
@@ -82,6 +83,16 @@ def test_each_loss_term_matches_hand_computation(tmp_path, near):
     assert metrics["ce_near"] == pytest.approx(ce["near"], rel=1e-5, abs=1e-7)
     assert ce["out"] > 1.0 and (ce["near"] > 1.0 if near else ce["near"] == 0.0)
     assert loss == pytest.approx(metrics["dpo_loss"] + L_OUT * ce["out"] + L_NEAR * ce["near"], rel=1e-5)
+
+
+def test_anchors_that_do_not_fit_are_left_out():
+    data = feedback_data()
+    long = Example(request_prompt("word " * 200, "long"), baseline="Too long to fit.")
+    data.splits["train_out"].insert(0, long)
+    tok = tiny_tokenizer()
+    rows = c3po_rows(data, tok, chat=False, max_length=64)
+    assert all(0 < len(r["out_prompt_ids"]) + len(r["out_completion_ids"]) <= 64 for r in rows)
+    assert [tok.decode(r["out_completion_ids"]).strip() for r in rows] == ["Try some pasta."] * 4
 
 
 def test_the_loss_term_weights_are_lambdas(tmp_path):

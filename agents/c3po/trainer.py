@@ -57,16 +57,17 @@ def preference_rows(examples: Sequence[Example], tokenizer: Any, chat: bool) -> 
     return rows
 
 
-def c3po_rows(data: FeedbackData, tokenizer: Any, chat: bool) -> list[dict[str, Any]]:
-    """One row per in-scope pair, each with an out- and a near-scope reply (cycled when fewer; an empty
-    list where a scope has none, whose loss term then drops out)."""
+def c3po_rows(data: FeedbackData, tokenizer: Any, chat: bool, max_length: int) -> list[dict[str, Any]]:
+    """One row per in-scope pair, each with an out- and a near-scope reply that fits in ``max_length``
+    tokens (cycled when fewer; an empty list where a scope has none, whose loss term then drops out)."""
     rows = preference_rows(data.splits["train_in"], tokenizer, chat)
     for scope in ANCHORS:
-        anchors = data.splits[f"train_{scope}"]
-        picked = list(islice(cycle(anchors), len(rows))) if anchors else [None] * len(rows)
-        for row, e in zip(rows, picked):
-            ids = tokenize_reply(tokenizer, *render(e.prompt, e.baseline, tokenizer, chat), chat) if e else ([], [])
-            row[f"{scope}_prompt_ids"], row[f"{scope}_completion_ids"] = ids
+        encoded = [tokenize_reply(tokenizer, *render(e.prompt, e.baseline, tokenizer, chat), chat)
+                   for e in data.splits[f"train_{scope}"]]
+        fitting = [(p, c) for p, c in encoded if c and len(p) + len(c) <= max_length]
+        picked = list(islice(cycle(fitting), len(rows))) if fitting else [([], [])] * len(rows)
+        for row, (prompt, completion) in zip(rows, picked):
+            row[f"{scope}_prompt_ids"], row[f"{scope}_completion_ids"] = prompt, completion
     return rows
 
 
@@ -177,7 +178,8 @@ def train_method(method: str, data: FeedbackData, config: FeedbackConfig, source
         args = trainer_args(DPOConfig, config, out, beta=config.beta)
         collator = C3POCollator(pad_token_id=tokenizer.pad_token_id, max_length=args.max_length,
                                 truncation_mode=args.truncation_mode)
-        trainer = C3POTrainer(args=args, train_dataset=Dataset.from_list(c3po_rows(data, tokenizer, chat)),
+        trainer = C3POTrainer(args=args, train_dataset=Dataset.from_list(c3po_rows(data, tokenizer, chat,
+                                                                                   config.max_length)),
                               data_collator=collator, lambda_out=config.lambda_out, lambda_near=config.lambda_near,
                               **common)
     trainer.train()
