@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
+from agents.c3po.library import DEFAULT_LIBRARY
 from workbench.errors import WorkbenchError
 
 ACTIONS = {
@@ -19,6 +20,7 @@ ACTIONS = {
 
 
 def cmd_feedback(argv: Sequence[str]) -> None:
+    """``workbench feedback ACTION ...``: dispatch to the action's parser."""
     from apps.cli import pick
 
     action = pick(argv, "workbench feedback", "Verbal feedback as LoRA adapters (RLVF / C3PO, Stephan et al. 2024)",
@@ -48,7 +50,7 @@ def _add(action: str, argv: list[str]) -> None:
 
 def _library_parser(action: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"workbench feedback {action}", description=ACTIONS[action])
-    parser.add_argument("--library", default="runs/adapters", help="adapter library folder (default: %(default)s)")
+    parser.add_argument("--library", default=DEFAULT_LIBRARY, help="adapter library folder (default: %(default)s)")
     return parser
 
 
@@ -73,7 +75,6 @@ def _named(action: str, argv: list[str]) -> None:
     parser = _library_parser(action)
     parser.add_argument("name", help="adapter name (see `workbench feedback list`)")
     if action == "evaluate":
-        parser.add_argument("--model", default=None, help="base model spec; default: the adapter's own")
         parser.add_argument("--judge", default=None, help="judge model for feedback without checkable rules")
     args = parser.parse_args(argv)
     library = AdapterLibrary(args.library)
@@ -81,7 +82,7 @@ def _named(action: str, argv: list[str]) -> None:
         from agents.c3po.pipeline import evaluate_adapter
         from workbench.evaluate import format_rows
 
-        print(format_rows(evaluate_adapter(library, args.name, args.model, args.judge), "method"))
+        print(format_rows(evaluate_adapter(library, args.name, args.judge), "method"))
     elif action == "remove":
         library.remove(args.name)
         print(f"removed {args.name}")

@@ -42,7 +42,8 @@ class SimulationConfig:
     adapters: list[str] | None = field(default=None, metadata={
         "help": "feedback adapters (see `workbench feedback list`; `enabled`: the enabled ones) the agent model "
                 "speaks with; several are combined. The simulator and critic stay on the base model"})
-    adapter_library: str = field(default="runs/adapters", metadata={"help": "adapter library folder"})
+    adapter_library: str | None = field(default=None, metadata={
+        "help": "adapter library folder; default: runs/adapters"})
     critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)"})
     critic_temperature: float = field(default=1.1, metadata={"help": "critic sampling temperature (PPDPP: 1.1)"})
     max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
@@ -86,18 +87,28 @@ def make_agent(cls: type[DialogueEnv], model: BaseChatModel | None, policy: Poli
     return PromptedAgent(model, cls, policy, temperature=temperature, max_tokens=max_tokens)
 
 
-def with_adapters(model: BaseChatModel | None, names: list[str], library: str) -> BaseChatModel:
+def adapter_names(names: list[str], library: str | None) -> list[str]:
+    """``--adapters`` with ``enabled`` resolved to the library's enabled adapters (stored so, a resumed run
+    keeps the agent it started with)."""
+    from agents.c3po.library import DEFAULT_LIBRARY, ENABLED, AdapterLibrary
+
+    if names != [ENABLED]:
+        return names
+    resolved = AdapterLibrary(library or DEFAULT_LIBRARY).enabled()
+    if not resolved:
+        raise WorkbenchError(f"--adapters enabled: no adapter is enabled in {library or DEFAULT_LIBRARY}")
+    return resolved
+
+
+def with_adapters(model: BaseChatModel | None, names: list[str], library: str | None) -> BaseChatModel:
     """The agent model speaking with library adapters ``names`` on every call; calls by others that share
     the loaded model (simulator, critic) keep the base model."""
-    from agents.c3po.library import AdapterLibrary
+    from agents.c3po.library import DEFAULT_LIBRARY, AdapterLibrary
     from workbench.llm.local import LocalChatModel
 
     if not isinstance(model, LocalChatModel):
         raise WorkbenchError("--adapters need a local --agent_model (embedded:gemma-3-270m or a model folder)")
-    adapters = AdapterLibrary(library)
-    active = adapters.attach(model, adapters.enabled() if names == ["enabled"] else names)
-    if active is None:
-        raise WorkbenchError(f"--adapters enabled: no adapter is enabled in {library}")
+    active = AdapterLibrary(library or DEFAULT_LIBRARY).attach(model, names)
     model.disable_adapters()
     return model.bind(adapter=active)
 
@@ -109,10 +120,11 @@ def build_simulation(config: SimulationConfig) -> Simulation:
     wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")
     critic_spec = (config.critic_model or sim_spec or config.agent_model or EMBEDDED) if wants_llm_critic else None
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
-    settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec}
+    adapters = adapter_names(config.adapters, config.adapter_library) if config.adapters else None
+    settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec, "adapters": adapters}
     models = load_models(specs, config.seed)
-    if config.adapters:
-        models["agent"] = with_adapters(models["agent"], config.adapters, config.adapter_library)
+    if adapters:
+        models["agent"] = with_adapters(models["agent"], adapters, config.adapter_library)
     env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,
                    critic_model=models["critic"], critic_samples=config.critic_samples,
                    critic_temperature=config.critic_temperature, max_turns=config.max_turns)

@@ -48,10 +48,13 @@ def test_bad_rules_are_one_line_errors(spec, message):
         parse_check(spec)
 
 
+THRESHOLDS = {"threshold_in": FeedbackConfig.threshold_in, "threshold_out": FeedbackConfig.threshold_out}
+
+
 def test_encoder_scopes_prompts():
     texts = ["How much for the bike?", "Is the car still for sale?", "What should I cook tonight?", "bike or car?"]
     prompts = [request_prompt(t, str(i)) for i, t in enumerate(texts)]
-    counts = assign_scopes(prompts, KeywordEncoder(), ["buying a bike"], ["buying a car"])
+    counts = assign_scopes(prompts, KeywordEncoder(), ["buying a bike"], ["buying a car"], **THRESHOLDS)
     assert [p.scope for p in prompts] == ["in", "near", "out", "near"]  # a tie is near: the feedback stays off
     assert counts == {"in": 1, "near": 2, "out": 1}
     assert prompts[0].meta["s_in"] == pytest.approx(1.0) and prompts[2].meta["s_in"] < 0.2
@@ -59,7 +62,7 @@ def test_encoder_scopes_prompts():
     # "another prompt of an environment that has in-scope prompts"
     prompts = [request_prompt(t, str(i), source) for i, (t, source) in enumerate(
         [("the bike", "negotiation"), ("the car", "negotiation"), ("bike or car?", "generic")])]
-    counts = assign_scopes(prompts, KeywordEncoder(), ["buying a bike"], [], threshold_in=0.8)
+    counts = assign_scopes(prompts, KeywordEncoder(), ["buying a bike"], [], threshold_in=0.8, threshold_out=0.2)
     assert [p.scope for p in prompts] == ["in", "near", ""] and counts["ambiguous"] == 1
     assert condition_of(FEEDBACK) == "bargaining for a bike"
 
@@ -123,7 +126,9 @@ def test_judge_scores_feedback_without_rules():
     assert score(base, [f"{PREFIX} sure.", "Sure, fine."], [], judge, change=False) == [1.0, 0.0]
     calls = writer.calls
     assert score(base, ["Sure.", f"{PREFIX} yes."], [], judge, change=True) == [0.0, 1.0]
-    assert writer.calls - calls == 2  # two samples for the changed reply; none for the unchanged one
+    assert writer.calls - calls == 4  # two samples each way for the changed reply; none for the unchanged one
+    assert score([f"{PREFIX} sure."], ["Sure."], [], judge, change=True) == [1.0]  # following it less is a change
+    assert score(base, base, [], judge, change=False) == [0.0, 0.0]  # an unchanged reply does not follow it more
 
 
 def test_evaluate_base_model_has_no_overgeneralisation(data):
@@ -145,7 +150,7 @@ def test_embedded_encoder_scopes_the_real_pool():
     prompts = env_prompts(["negotiation", "emotional_support"])
     assign_scopes(prompts, SentenceEncoder(), ["bargaining to buy a bike"],
                   ["bargaining to buy a car", "bargaining to buy furniture", "bargaining to buy a phone or electronics",
-                   "bargaining to rent an apartment"])
+                   "bargaining to rent an apartment"], **THRESHOLDS)
     scoped = [p for p in prompts if p.scope == "in"]
     bikes = [p for p in prompts if items.get(p.group) == "bike"]
     assert len(scoped) >= 40 and sum(items.get(p.group) == "bike" for p in scoped) / len(scoped) > 0.9

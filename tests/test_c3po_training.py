@@ -1,5 +1,7 @@
 """C3PO's loss, term by term, against hand computation on a tiny model; and the CLI end to end."""
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -120,11 +122,17 @@ def add(library, *extra):
                  "--train_prompts", "8", "--eval_prompts", "4", "--max_new_tokens", "8", "--lr", "1e-3", *extra])
 
 
-def test_feedback_add_trains_and_stores_an_adapter(library, capsys):
-    assert add(library, "--name", "bike", "--baselines") == 0
-    printed = capsys.readouterr().out
+@pytest.fixture(scope="module")
+def bike(library):
+    """The adapter ``bike`` added with baselines, and what the command printed."""
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert add(library, "--name", "bike", "--baselines") == 0
+    return library["library"] / "bike", printed.getvalue()
+
+
+def test_feedback_add_trains_and_stores_an_adapter(bike):
+    folder, printed = bike
     assert "| method | S_in | S_out |" in printed and "| c3po |" in printed and "adapter: bike (enabled)" in printed
-    folder = library["library"] / "bike"
     info = json.loads((folder / "adapter.json").read_text())
     assert info["enabled"] and info["checks"] == ["starts_with=As a cyclist,"]
     assert set(info["scores"]) == {"base", "in-context", "c3po", "dpo", "sft"}
@@ -137,6 +145,39 @@ def test_feedback_add_trains_and_stores_an_adapter(library, capsys):
     assert any("ce_out" in m and "ce_near" in m and "dpo_loss" in m for m in metrics)
     pairs = [json.loads(line) for line in (folder / "data" / "train_in.jsonl").read_text().splitlines()]
     assert pairs and all(p["revised"].startswith("As a cyclist,") for p in pairs)
+
+
+def test_resume_retrains_on_the_stored_data_and_evaluate_merges_scores(library, bike, capsys):
+    folder = bike[0]
+    data = (folder / "data" / "train_in.jsonl").read_text()
+
+    def steps():
+        return [m["step"] for m in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())
+                if "dpo_loss" in m]
+
+    one_epoch = len(steps())
+    assert add(library, "--name", "bike", "--resume", "--epochs", "2", "--sft_weight", "1") == 0
+    assert (folder / "data" / "train_in.jsonl").read_text() == data
+    assert steps() == list(range(1, 2 * one_epoch + 1))  # two epochs; the replaced adapter's metrics are gone
+    assert add(library, "--name", "bike", "--resume", "--threshold_in", "0.5") == 2
+    assert "config differs in threshold_in" in capsys.readouterr().err  # the data depend on it
+    capsys.readouterr()
+    assert main(["feedback", "evaluate", "bike", "--library", str(library["library"])]) == 0
+    assert "| c3po |" in capsys.readouterr().out
+    scores = json.loads((folder / "adapter.json").read_text())["scores"]
+    assert set(scores) == {"base", "c3po", "in-context"}  # evaluate's rows merged into the retrained table
+
+
+def test_a_failed_add_can_be_resumed_or_removed(library, capsys):
+    failed = ["--name", "cars", "--scope_hint", "planting tomatoes in the garden", "--near_hint", "sailing"]
+    assert add(library, *failed) == 2
+    assert "in-scope prompts were found" in capsys.readouterr().err
+    assert add(library, *failed) == 2
+    assert "continue it with --resume" in capsys.readouterr().err
+    assert add(library, *failed, "--resume", "--threshold_in", "0.3") == 2  # data options may change before data
+    assert "in-scope prompts were found" in capsys.readouterr().err
+    assert main(["feedback", "remove", "cars", "--library", str(library["library"])]) == 0
+    assert not (library["library"] / "cars").exists()
 
 
 def test_feedback_add_refuses_bad_input(library, capsys):
@@ -152,4 +193,8 @@ def test_feedback_add_refuses_bad_input(library, capsys):
     assert "KIND=VALUE" in capsys.readouterr().err
     assert add(library, "--nope", "1") == 2
     assert "unknown option '--nope'" in capsys.readouterr().err
+    assert add(library, "--train_prompts", "0") == 2
+    assert "--train_prompts must be positive" in capsys.readouterr().err
+    assert add(library, "--threshold_out", "0.6") == 2
+    assert "--threshold_out <= --threshold_in" in capsys.readouterr().err
     assert not (library["library"] / "bad-name").exists()

@@ -395,14 +395,9 @@ def test_embedded_gemma_answers_in_transcript_mode(gemma_cache):
 
 @pytest.mark.slow
 def test_minilm_embeds_similar_sentences_closer():
-    model, tokenizer = embedded.load_encoder()
     sentences = ["I feel so stressed about work.", "My job is making me anxious.", "The bike costs 100 dollars."]
-    batch = tokenizer(sentences, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        hidden = model(**batch).last_hidden_state
-    mask = batch["attention_mask"].unsqueeze(-1)
-    vectors = torch.nn.functional.normalize((hidden * mask).sum(1) / mask.sum(1), dim=-1)
-    assert vectors.shape == (3, 384)
+    vectors = embedded.SentenceEncoder().encode(sentences)
+    assert vectors.shape == (3, 384) and vectors.norm(dim=-1).allclose(torch.ones(3))
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     with pytest.raises(WorkbenchError, match="unknown encoder"):
         embedded.load_encoder("embedded:nope")

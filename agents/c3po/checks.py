@@ -16,18 +16,20 @@ from workbench.errors import WorkbenchError
 
 KINDS = ("starts_with", "ends_with", "contains", "excludes", "regex", "max_sentences", "max_words", "language",
          "no_emoji")
-_NUMBERS = {"one": 1, "a single": 1, "a": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+_NUMBERS = {"one": 1, "a single": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
             "eight": 8, "nine": 9, "ten": 10, "twenty": 20, "thirty": 30, "fifty": 50}
 _LANGUAGES = {"english": "en", "italian": "it", "french": "fr", "spanish": "es", "german": "de",
               "portuguese": "pt", "dutch": "nl", "chinese": "zh-cn", "japanese": "ja", "russian": "ru"}
 _QUOTED = r"[\"“'‘]([^\"”'’]{1,80})[\"”'’]"
-_COUNT = r"(\d+|one|a single|two|three|four|five|six|seven|eight|nine|ten|twenty|thirty|fifty)"
+_COUNT = rf"(\d+|{'|'.join(_NUMBERS)})"
 _EMOJI = re.compile("[\U0001F300-\U0001FAFF\U00002600-\U000027BF\U0001F000-\U0001F2FF\U0000FE0F]")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 @dataclass(frozen=True)
 class Check:
+    """One checkable rule: ``kind`` (one of ``KINDS``) with its value."""
+
     kind: str
     value: str | int = ""
 
@@ -35,6 +37,7 @@ class Check:
         return self.kind if self.kind == "no_emoji" else f"{self.kind}={self.value}"
 
     def passes(self, text: str) -> bool:
+        """Whether ``text`` follows the rule."""
         text = text.strip()
         low, value = text.lower(), str(self.value).lower()
         if self.kind == "starts_with":

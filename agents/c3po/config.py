@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from agents.c3po.library import DEFAULT_LIBRARY
+
 MAX_FEEDBACK_CHARS = 500
-METHODS = ("c3po", "dpo", "sft", "in-context")
 
 
 @dataclass
@@ -18,7 +19,7 @@ class FeedbackConfig:
     judge: str | None = field(default=None, metadata={
         "help": "chat model that judges adherence when the feedback has no checkable rule; default: --writer"})
     name: str | None = field(default=None, metadata={"help": "adapter name; default: from the feedback's words"})
-    library: str = field(default="runs/adapters", metadata={"help": "adapter library folder"})
+    library: str = field(default=DEFAULT_LIBRARY, metadata={"help": "adapter library folder"})
     scope_hint: list[str] | None = field(default=None, metadata={
         "help": "one or more descriptions of where the feedback applies; they replace the written categories"})
     near_hint: list[str] | None = field(default=None, metadata={
@@ -41,6 +42,10 @@ class FeedbackConfig:
     lambda_out: float = field(default=0.2, metadata={"help": "λ1: weight of the out-of-scope cross-entropy"})
     lambda_near: float = field(default=0.1, metadata={"help": "λ2: weight of the near-scope cross-entropy"})
     beta: float = field(default=0.1, metadata={"help": "DPO β"})
+    sft_weight: float = field(default=0.0, metadata={
+        "help": "weight of a negative log-likelihood term on the in-scope revisions y⁺, added to the DPO loss of "
+                "C3PO and of the DPO baseline (RPO, Pang et al. 2024); 0 is the paper's loss. Small models need it: "
+                "without it DPO lowers y⁺ and y⁻ together"})
     lora_r: int = field(default=64, metadata={"help": "LoRA rank"})
     lora_alpha: int = field(default=128, metadata={"help": "LoRA alpha"})
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})

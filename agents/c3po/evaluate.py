@@ -7,7 +7,9 @@
 
 Adherence comes from the feedback's checkable rules where it has any; otherwise a judge model compares
 the base model's reply with the new one ("does B follow the feedback more than A?", yes/no, several
-samples; unparsable samples are skipped and counted, and a prompt with none parsed scores 0.5).
+samples; unparsable samples are skipped and counted, and a prompt with none parsed scores 0.5): S_in is
+P(the new reply follows it more), |change| the larger of P(more) and P(less); an unchanged reply scores 0.
+The judge always answers with its base weights.
 Every method answers greedily, so the base model compared with itself scores S_out = 0.
 """
 
@@ -36,6 +38,8 @@ _YES_NO = re.compile(r"\b(yes|no)\b", re.I)
 
 @dataclass
 class Scores:
+    """One method's scores (module docstring)."""
+
     s_in: float
     s_out: float
     s_out_near: float
@@ -54,24 +58,27 @@ class Scores:
 
 
 class Judge:
-    """Pairwise adherence from a chat model: P(yes) over ``samples`` answers."""
+    """Pairwise adherence from a chat model: P(yes) over ``samples`` answers; a local model judges with
+    its adapters off."""
 
     def __init__(self, model: Any, feedback: str, samples: int = 3):
         self.model, self.feedback, self.samples = model, feedback, samples
-        self.unparsed = 0
 
     def prefer(self, before: Sequence[str], after: Sequence[str]) -> list[float]:
+        """Per pair, P(reply ``after`` follows the feedback more than ``before``)."""
+        if not before:
+            return []
         asks = [f"Feedback: {self.feedback}\nReply A: {a}\nReply B: {b}" for a, b in zip(before, after)]
         jobs = [few_shot(_JUDGE_SYSTEM, _JUDGE_SHOTS, ask) for ask in asks for _ in range(self.samples)]
-        answers = respond_batch(self.model, jobs, "Writer", temperature=0.7, max_tokens=4)
-        scores = []
+        answers = respond_batch(self.model, jobs, "Writer", temperature=0.7, max_tokens=4, adapter=None)
+        scores, unparsed = [], 0
         for i in range(len(asks)):
             votes = [m.group(1).lower() == "yes" for a in answers[i * self.samples:(i + 1) * self.samples]
                      if (m := _YES_NO.search(a))]
-            self.unparsed += self.samples - len(votes)
+            unparsed += self.samples - len(votes)
             scores.append(sum(votes) / len(votes) if votes else 0.5)
-        if self.unparsed:
-            log.warning("judge: %d answers were neither yes nor no and were skipped", self.unparsed)
+        if unparsed:
+            log.warning("judge: %d of %d answers were neither yes nor no and were skipped", unparsed, len(answers))
         return scores
 
 
@@ -84,11 +91,13 @@ def score(base: Sequence[str], replies: Sequence[str], checks: list[Check], judg
         return [abs(n - adherence(checks, b)) for n, b in zip(new, base)] if change else new
     if judge is None:
         raise ValueError("a feedback without checkable rules needs a judge")
-    if change:  # identical replies cannot differ in adherence; ask the judge only about the others
-        differs = [i for i, (b, r) in enumerate(zip(base, replies)) if b != r]
-        judged = dict(zip(differs, judge.prefer([base[i] for i in differs], [replies[i] for i in differs])))
-        return [judged.get(i, 0.0) for i in range(len(base))]
-    return judge.prefer(base, replies)
+    # identical replies neither follow the feedback more nor differ in adherence: only the others are judged
+    differs = [i for i, (b, r) in enumerate(zip(base, replies)) if b != r]
+    before, after = [base[i] for i in differs], [replies[i] for i in differs]
+    judged = judge.prefer(before, after)
+    if change:  # |change| either way: the larger of "follows more" and "follows less"
+        judged = [max(more, less) for more, less in zip(judged, judge.prefer(after, before))]
+    return [dict(zip(differs, judged)).get(i, 0.0) for i in range(len(base))]
 
 
 def _mean(values: Sequence[float]) -> float:

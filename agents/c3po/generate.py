@@ -1,7 +1,7 @@
 """C3PO's synthetic data from one feedback (Stephan et al., ICML 2024, Sec. 3.1 and Fig. 2).
 
-1. Categories where the feedback applies (the ``--scope-hint`` texts, else the writer's proposals and
-   the feedback's own condition clause) and near-scope categories (``--near-hint``, else proposals).
+1. Categories where the feedback applies (the ``--scope_hint`` texts, else the writer's proposals and
+   the feedback's own condition clause) and near-scope categories (``--near_hint``, else proposals).
 2. Candidate prompts: the pool (environment contexts and generic requests) plus prompts the writer
    proposes for each category; the sentence encoder assigns each its scope (``scope.assign_scopes``).
 3. A split by dialogue into training and held-out prompts per scope.
@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
-from agents.c3po.checks import Check, adherence, repair
+from agents.c3po.checks import Check, adherence, parse_check, repair
 from agents.c3po.config import FeedbackConfig
 from agents.c3po.prompts import TOPICS, Prompt, env_prompts, request_prompt, write_requests
 from agents.c3po.scope import SCOPES, assign_scopes, condition_of
@@ -53,6 +53,8 @@ _REVISE_SHOTS = (("Conversation:\nUser: Can you recommend a film for tonight?\nR
 
 @dataclass
 class Example:
+    """One prompt with the base model's reply y⁻ and, for in-scope training prompts, the revision y⁺."""
+
     prompt: Prompt
     baseline: str = ""
     revised: str = ""
@@ -70,6 +72,8 @@ class Example:
 
 @dataclass
 class FeedbackData:
+    """Everything generated for one feedback: its rules, scope categories and the six splits."""
+
     feedback: str
     checks: list[Check]
     categories: list[str]
@@ -78,6 +82,7 @@ class FeedbackData:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def save(self, folder: str | Path) -> None:
+        """One JSONL file per split plus ``feedback.json``, each written atomically."""
         folder = Path(folder)
         for name in SPLITS:
             atomic_write(folder / f"{name}.jsonl",
@@ -88,8 +93,7 @@ class FeedbackData:
 
     @classmethod
     def load(cls, folder: str | Path) -> FeedbackData:
-        from agents.c3po.checks import parse_check
-
+        """Read what ``save`` wrote."""
         folder = Path(folder)
         meta_file = folder / "feedback.json"
         if not meta_file.is_file():
@@ -137,6 +141,7 @@ def scope_descriptions(writer: Any, feedback: str, config: FeedbackConfig) -> tu
 
 
 def written_prompts(writer: Any, categories: Sequence[str], per_category: int, prefix: str) -> list[Prompt]:
+    """Requests the writer proposes for each category (ids ``<prefix><category>-<n>``)."""
     written = write_lines(writer, _REQUEST_SYSTEM, _REQUEST_SHOTS, [f"Situation: {c}" for c in categories],
                           per_category, min_words=4)
     return [request_prompt(line, f"{prefix}{i}-{j}", "generated") for i, lines in enumerate(written)
@@ -198,41 +203,44 @@ def build_data(feedback: str, checks: list[Check], config: FeedbackConfig, *, wr
     from workbench.registry import env_names
 
     rng = random.Random(config.seed)
-    bar = tqdm(total=6, desc="feedback data", unit="stage")
+    with tqdm(total=6, desc="feedback data", unit="stage") as bar:
 
-    def stage(name: str) -> None:
-        bar.set_postfix_str(name)
-        bar.update()
+        def stage(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update()
 
-    categories, near = scope_descriptions(writer, feedback, config)
-    stage("categories")
-    candidates = prompt_pool(writer, config.envs or env_names(), pool_cache)
-    stage("prompt pool")
-    candidates += written_prompts(writer, categories, config.written_prompts, "in:")
-    candidates += written_prompts(writer, near, config.written_prompts, "near:")
-    stage("written prompts")
-    counts = assign_scopes(candidates, encoder or SentenceEncoder(config.encoder), categories, near,
-                           threshold_in=config.threshold_in, threshold_out=config.threshold_out)
-    stage("scopes")
-    data = FeedbackData(feedback, checks, categories, near, stats={"candidates": dict(counts)})
-    for scope in SCOPES:
-        chosen = [p for p in candidates if p.scope == scope]
-        train, held = split_by_group(chosen, config.train_prompts, config.eval_prompts, rng)
-        data.splits[f"train_{scope}"] = [Example(p) for p in train]
-        data.splits[f"eval_{scope}"] = [Example(p) for p in held]
-    if not data.splits["train_in"] or not data.splits["eval_in"]:
-        bar.close()
-        raise WorkbenchError(f"only {counts.get('in', 0)} in-scope prompts were found for this feedback: give "
-                             "--scope_hint texts that describe where it applies, or lower --threshold_in")
-    every = [e for name in SPLITS for e in data.splits[name]]
-    for e, reply in zip(every, baselines(model, [e.prompt for e in every], config.max_new_tokens, adapter=None)):
-        e.baseline = reply
-    stage("baselines")
-    data.stats["revisions"] = revise(writer, feedback, checks, data.splits["train_in"], config.revisions,
-                                     config.max_new_tokens)
-    stage("revisions")
-    bar.close()
+        categories, near = scope_descriptions(writer, feedback, config)
+        stage("categories")
+        candidates = prompt_pool(writer, config.envs or env_names(), pool_cache)
+        stage("prompt pool")
+        candidates += written_prompts(writer, categories, config.written_prompts, "in:")
+        candidates += written_prompts(writer, near, config.written_prompts, "near:")
+        stage("written prompts")
+        counts = assign_scopes(candidates, encoder or SentenceEncoder(config.encoder), categories, near,
+                               threshold_in=config.threshold_in, threshold_out=config.threshold_out)
+        stage("scopes")
+        data = FeedbackData(feedback, checks, categories, near, stats={"candidates": dict(counts)})
+        for scope in SCOPES:
+            chosen = [p for p in candidates if p.scope == scope]
+            train, held = split_by_group(chosen, config.train_prompts, config.eval_prompts, rng)
+            data.splits[f"train_{scope}"] = [Example(p) for p in train]
+            data.splits[f"eval_{scope}"] = [Example(p) for p in held]
+        if not data.splits["train_in"] or not data.splits["eval_in"]:
+            raise WorkbenchError(
+                f"{counts.get('in', 0)} in-scope prompts were found, {len(data.splits['train_in'])} for training and "
+                f"{len(data.splits['eval_in'])} held out (held-out prompts come from other dialogues than training "
+                "ones): give --scope_hint texts that describe where the feedback applies, or lower --threshold_in")
+        every = [e for name in SPLITS for e in data.splits[name]]
+        for e, reply in zip(every, baselines(model, [e.prompt for e in every], config.max_new_tokens, adapter=None)):
+            e.baseline = reply
+        stage("baselines")
+        data.stats["revisions"] = revise(writer, feedback, checks, data.splits["train_in"], config.revisions,
+                                         config.max_new_tokens)
+        stage("revisions")
     data.splits["train_in"] = [e for e in data.splits["train_in"] if e.revised]
+    if not data.splits["train_in"]:
+        raise WorkbenchError("no revision of the in-scope replies followed the feedback (and the rule could not "
+                             "repair them): give a stronger --writer, or a --check the replies can be edited to")
     data.stats["sizes"] = {name: len(data.splits[name]) for name in SPLITS}
     if checks:
         data.stats["baseline_adherence_train_in"] = round(

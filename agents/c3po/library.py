@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from workbench.errors import WorkbenchError
-from workbench.runs import atomic_write
+from workbench.runs import CONFIG, atomic_dir, atomic_write
 
+DEFAULT_LIBRARY = "runs/adapters"
 INFO = "adapter.json"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ENABLED = "enabled"
@@ -37,7 +38,17 @@ def same_model(spec: str, name: str) -> bool:
     return spec == name or Path(spec).expanduser().resolve() == Path(name).expanduser().resolve()
 
 
+def check_name(name: str) -> str:
+    """``name`` if it can name an adapter folder, else a clear error."""
+    if not _NAME.fullmatch(name) or name == ENABLED:
+        raise WorkbenchError(f"adapter name {name!r}: use 1-64 lower-case letters, digits, '-' or '_' "
+                             f"(not {ENABLED!r})")
+    return name
+
+
 class AdapterLibrary:
+    """The adapters under one folder (module docstring); every write is atomic."""
+
     def __init__(self, root: str | Path):
         self.root = Path(root)
 
@@ -45,26 +56,28 @@ class AdapterLibrary:
         return self.root / name
 
     def names(self) -> list[str]:
+        """The complete adapters, sorted (a folder without ``adapter.json`` is an unfinished ``add``)."""
         return sorted(p.parent.name for p in self.root.glob(f"*/{INFO}")) if self.root.is_dir() else []
 
     def check_new(self, name: str) -> None:
-        if not _NAME.fullmatch(name) or name == ENABLED:
-            raise WorkbenchError(f"adapter name {name!r}: use 1-64 lower-case letters, digits, '-' or '_' "
-                                 f"(not {ENABLED!r})")
-        if self.folder(name).exists():
-            raise WorkbenchError(f"adapter {name!r} already exists in {self.root}; choose another --name or remove it")
+        """Refuse a bad name, or one whose folder exists."""
+        if self.folder(check_name(name)).exists():
+            raise WorkbenchError(f"adapter {name!r} already exists in {self.root}; choose another --name, continue "
+                                 "it with --resume or remove it")
 
     def info(self, name: str) -> dict[str, Any]:
+        """The adapter's ``adapter.json`` (feedback, rules, base model, enabled, scores, timings)."""
         file = self.folder(name) / INFO
         if not file.is_file():
             known = ", ".join(self.names()) or "none"
             raise WorkbenchError(f"unknown adapter {name!r} in {self.root} (known: {known})")
         return json.loads(file.read_text())
 
-    def write_info(self, name: str, info: dict[str, Any]) -> None:
-        atomic_write(self.folder(name) / INFO, json.dumps(info, indent=2))
+    def write_info(self, name: str, info: dict[str, Any], folder: Path | None = None) -> None:
+        atomic_write((folder or self.folder(name)) / INFO, json.dumps(info, indent=2))
 
     def update(self, name: str, **changes: Any) -> dict[str, Any]:
+        """Change fields of ``adapter.json``; returns the new info."""
         info = {**self.info(name), **changes}
         self.write_info(name, info)
         return info
@@ -73,13 +86,17 @@ class AdapterLibrary:
         self.update(name, enabled=enabled)
 
     def remove(self, name: str) -> None:
-        self.info(name)
+        """Delete an adapter, or the folder an unfinished ``add`` left; refused while a combination uses it."""
+        folder = self.folder(check_name(name))
+        if not (folder / CONFIG).is_file() or (folder / INFO).is_file():
+            self.info(name)
         users = [n for n in self.names() if name in self.info(n).get("sources", [])]
         if users:
             raise WorkbenchError(f"adapter {name!r} is part of {', '.join(users)}; remove those first")
-        shutil.rmtree(self.folder(name))
+        shutil.rmtree(folder)
 
     def enabled(self) -> list[str]:
+        """The names of the enabled adapters."""
         return [n for n in self.names() if self.info(n).get("enabled")]
 
     def attach(self, model: Any, names: Sequence[str] | None = None, combine: bool = True) -> str | None:
@@ -98,8 +115,7 @@ class AdapterLibrary:
         if len(names) == 1 or not combine:
             model.set_adapter(names[0])
             return names[0]
-        if ENABLED in model.adapters:
-            model.model.delete_adapter(ENABLED)
+        model.remove_adapter(ENABLED)
         model.model.add_weighted_adapter(names, [1.0] * len(names), ENABLED, combination_type="cat")
         model.set_adapter(ENABLED)
         return ENABLED
@@ -118,12 +134,11 @@ class AdapterLibrary:
             raise WorkbenchError(f"adapters of different base models cannot be combined: {', '.join(sorted(bases))}")
         self.attach(model, names, combine=False)
         model.model.add_weighted_adapter(list(names), weights, new, combination_type="cat")
-        folder = self.folder(new)
-        model.model.save_pretrained(str(folder / "tmp"), selected_adapters=[new])
-        (folder / "tmp" / new).rename(folder / "adapter")
-        shutil.rmtree(folder / "tmp")
-        model.model.delete_adapter(new)
-        self.write_info(new, {"name": new, "kind": "combined", "sources": list(names), "weights": weights,
-                              "feedback": " | ".join(i["feedback"] for i in infos), "model": bases.pop(),
-                              "enabled": False, "scores": {}})
-        return folder
+        with atomic_dir(self.folder(new)) as folder:
+            model.model.save_pretrained(str(folder), selected_adapters=[new])
+            (folder / new).rename(folder / "adapter")
+            self.write_info(new, {"name": new, "kind": "combined", "sources": list(names), "weights": weights,
+                                  "feedback": " | ".join(i["feedback"] for i in infos), "model": bases.pop(),
+                                  "enabled": False, "scores": {}}, folder)
+        model.remove_adapter(new)
+        return self.folder(new)

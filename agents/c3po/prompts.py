@@ -112,8 +112,7 @@ def env_prompts(env_names: Sequence[str], per_case: int = 3, max_turns: int = 8)
     return prompts
 
 
-def write_requests(model: Any, topics: Sequence[str], per_topic: int, *, prefix: str,
-                   source: str = "generic") -> list[Prompt]:
+def write_requests(model: Any, topics: Sequence[str], per_topic: int, *, prefix: str) -> list[Prompt]:
     """Requests about each topic written by ``model`` (one batched call); empty, short and repeated ones are
     dropped (counted in the log)."""
     written = write_lines(model, _WRITER_SYSTEM, _WRITER_SHOTS, [f"Topic: {t}" for t in topics], per_topic,
@@ -121,7 +120,7 @@ def write_requests(model: Any, topics: Sequence[str], per_topic: int, *, prefix:
     prompts = []
     for topic, lines in zip(topics, written):
         for line in lines:
-            prompt = request_prompt(line, f"{prefix}{len(prompts)}", source)
+            prompt = request_prompt(line, f"{prefix}{len(prompts)}", "generic")
             prompt.meta["topic"] = topic
             prompts.append(prompt)
     if len(prompts) < len(topics) * per_topic:

@@ -28,11 +28,12 @@ def condition_of(feedback: str) -> str | None:
 
 
 def assign_scopes(prompts: Sequence[Prompt], encoder: SentenceEncoder, in_texts: Sequence[str],
-                  near_texts: Sequence[str], *, threshold_in: float = 0.4, threshold_out: float = 0.2) -> Counter:
+                  near_texts: Sequence[str], *, threshold_in: float, threshold_out: float) -> Counter:
     """Set each prompt's ``scope`` (in, near, out, or "" when ambiguous) and its similarities in ``meta``.
 
     In: ``s_in >= threshold_in`` and ``s_in > s_near``. Near: ``s_near >= threshold_out`` and ``s_near >= s_in``;
-    without near-scope descriptions, any other prompt from an environment that also holds in-scope prompts. Out: both similarities below ``threshold_out``. Returns the counts per scope.
+    without near-scope descriptions, any other prompt from an environment that also holds in-scope prompts.
+    Out: both similarities below ``threshold_out``. Returns the counts per scope.
     """
     if not prompts:
         return Counter()

@@ -2,6 +2,9 @@
 
     L = L_DPO(in-scope: y⁺ over y⁻) + λ1 · CE(out-of-scope y⁻) + λ2 · CE(near-scope y⁻)
 
+plus, when ``sft_weight`` > 0, that weight times the NLL of y⁺ (RPO, Pang et al. 2024, Eq. 1; TRL's
+``loss_type=["sigmoid", "sft"]``), which keeps DPO from pushing y⁺ down with y⁻ (likelihood displacement).
+
 ``C3POTrainer`` subclasses TRL's ``DPOTrainer``: every training row carries one in-scope preference
 pair plus one out-of-scope and one near-scope prompt with the base model's own reply; the collator
 pads those two into one extra batch, and the loss adds their token-mean cross-entropy, weighted λ1
@@ -23,8 +26,12 @@ from trl.trainer.dpo_trainer import DataCollatorForPreference
 from agents.c3po.config import FeedbackConfig
 from agents.c3po.generate import Example, FeedbackData
 from agents.c3po.prompts import Prompt
+from workbench.errors import WorkbenchError
 from workbench.llm.local import format_transcript
+from workbench.runs import atomic_dir
+from workbench.training.config import default_bf16
 from workbench.training.masking import transcript_reply
+from workbench.training.methods import load_tokenizer
 
 ANCHORS = ("out", "near")
 
@@ -37,7 +44,10 @@ def render(prompt: Prompt, reply: str, tokenizer: Any, chat: bool) -> tuple[str,
     messages = [{"role": m["role"], "content": m["content"]} for m in prompt.messages]
     head = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
     full = tokenizer.apply_chat_template(messages + [{"role": "assistant", "content": reply}], tokenize=False)
-    return head, full[len(head):] if full.startswith(head) else reply
+    if not full.startswith(head):
+        raise WorkbenchError("the model's chat template does not render a conversation as a prefix of its "
+                             "continuation, so replies cannot be trained as they are generated; use a transcript model")
+    return head, full[len(head):]
 
 
 def tokenize_reply(tokenizer: Any, prompt: str, completion: str, chat: bool) -> tuple[list[int], list[int]]:
@@ -50,6 +60,7 @@ def tokenize_reply(tokenizer: Any, prompt: str, completion: str, chat: bool) -> 
 
 
 def preference_rows(examples: Sequence[Example], tokenizer: Any, chat: bool) -> list[dict[str, str]]:
+    """TRL preference rows (prompt, chosen y⁺, rejected y⁻) in the text the model sees."""
     rows = []
     for e in examples:
         prompt, chosen = render(e.prompt, e.revised, tokenizer, chat)
@@ -81,10 +92,9 @@ class C3POCollator(DataCollatorForPreference):
         for group, scope in enumerate(ANCHORS):
             for e in examples:
                 prompt, completion = e[f"{scope}_prompt_ids"], e[f"{scope}_completion_ids"]
-                if completion:
-                    sequence = (prompt + completion)[: self.max_length]
-                    ids.append(sequence)
-                    masks.append(([0] * len(prompt) + [1] * len(completion))[: len(sequence)])
+                if completion:  # c3po_rows keeps only sequences that fit in max_length
+                    ids.append(prompt + completion)
+                    masks.append([0] * len(prompt) + [1] * len(completion))
                     groups.append(group)
         width = max((len(s) for s in ids), default=1)
         output["anchor_input_ids"] = torch.tensor([s + [self.pad_token_id] * (width - len(s)) for s in ids],
@@ -131,38 +141,45 @@ class C3POTrainer(DPOTrainer):
         terms = self.anchor_losses(model, anchors)
         loss = dpo + sum(self.lambdas[s] * terms[s] for s in ANCHORS)
         mode = "train" if self.model.training else "eval"
-        self._metrics[mode]["dpo_loss"].append(float(dpo.detach()))
+        self._metrics[mode]["dpo_loss"].append(float(dpo.detach()))  # with the y⁺ NLL term when sft_weight > 0
         for scope in ANCHORS:
             self._metrics[mode][f"ce_{scope}"].append(float(terms[scope].detach()))
         return (loss, result[1]) if return_outputs else loss
 
 
 def lora(config: FeedbackConfig) -> Any:
+    """The paper's LoRA: rank r, α, dropout on every linear layer but the head."""
     from peft import LoraConfig
 
     return LoraConfig(r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                       target_modules="all-linear", task_type="CAUSAL_LM")
 
 
+def preference_args(config: FeedbackConfig, out: Path) -> DPOConfig:
+    """DPO's options, shared by C3PO and the DPO baseline: β and the optional NLL term on y⁺."""
+    losses = {"loss_type": ["sigmoid", "sft"], "loss_weights": [1.0, config.sft_weight]} if config.sft_weight else {}
+    return trainer_args(DPOConfig, config, out, beta=config.beta, **losses)
+
+
 def trainer_args(config_class: type, config: FeedbackConfig, out: Path, **extra: Any) -> Any:
+    """A TRL ``*Config`` with the feedback run's optimisation options (cosine schedule, no checkpoints)."""
     return config_class(output_dir=str(out / "checkpoints"), learning_rate=config.lr, lr_scheduler_type="cosine",
                         warmup_steps=config.warmup_ratio, num_train_epochs=config.epochs,
                         per_device_train_batch_size=config.batch_size, max_length=config.max_length,
                         seed=config.seed, logging_steps=1, save_strategy="no", report_to="none",
                         gradient_checkpointing=False,  # a 270M model fits; recomputing costs a third more time
-                        bf16=bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported()), **extra)
+                        bf16=default_bf16(), **extra)
 
 
-def train_method(method: str, data: FeedbackData, config: FeedbackConfig, source: str, out: Path,
+def train_method(method: str, data: FeedbackData, config: FeedbackConfig, source: str, chat: bool, out: Path,
                  callbacks: Sequence[Any] = ()) -> Path:
-    """Train ``method`` (c3po, dpo or sft) as a LoRA adapter on ``source``; returns the adapter folder."""
+    """Train ``method`` (c3po, dpo or sft) as a LoRA adapter on ``source``, whose replies are rendered
+    with its chat template (``chat``) or as a transcript, as ``LocalChatModel`` renders them; returns
+    the adapter folder, written atomically."""
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM
 
-    tokenizer = AutoTokenizer.from_pretrained(source)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    chat = bool(getattr(tokenizer, "chat_template", None))
+    tokenizer = load_tokenizer(source)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     common = {"model": model, "processing_class": tokenizer, "peft_config": lora(config), "callbacks": list(callbacks)}
     if method == "sft":
@@ -171,11 +188,11 @@ def train_method(method: str, data: FeedbackData, config: FeedbackConfig, source
         trainer = SFTTrainer(args=trainer_args(SFTConfig, config, out), train_dataset=Dataset.from_list(rows),
                              **common)
     elif method == "dpo":
-        trainer = DPOTrainer(args=trainer_args(DPOConfig, config, out, beta=config.beta),
+        trainer = DPOTrainer(args=preference_args(config, out),
                              train_dataset=Dataset.from_list(preference_rows(data.splits["train_in"], tokenizer, chat)),
                              **common)
     else:
-        args = trainer_args(DPOConfig, config, out, beta=config.beta)
+        args = preference_args(config, out)
         collator = C3POCollator(pad_token_id=tokenizer.pad_token_id, max_length=args.max_length,
                                 truncation_mode=args.truncation_mode)
         trainer = C3POTrainer(args=args, train_dataset=Dataset.from_list(c3po_rows(data, tokenizer, chat,
@@ -183,6 +200,6 @@ def train_method(method: str, data: FeedbackData, config: FeedbackConfig, source
                               data_collator=collator, lambda_out=config.lambda_out, lambda_near=config.lambda_near,
                               **common)
     trainer.train()
-    target = out / "adapter"
-    trainer.model.save_pretrained(str(target))
-    return target
+    with atomic_dir(out / "adapter") as target:
+        trainer.model.save_pretrained(str(target))
+    return out / "adapter"

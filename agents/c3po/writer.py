@@ -36,7 +36,9 @@ def respond_batch(model: Any, conversations: Sequence[Sequence[BaseMessage]], sp
     replies: list[str] = [""] * len(conversations)
     for key in dict.fromkeys(keys):
         rows = [i for i, k in enumerate(keys) if k == key]
-        extra = ({"assistant_label": key} if key else {}) | options if _local(model) else {}
+        extra: dict[str, Any] = {}
+        if _local(model):  # a remote model takes none of these options
+            extra = {"assistant_label": key, **options} if key else dict(options)
         outputs = model.batch([list(conversations[i]) for i in rows], temperature=temperature, max_tokens=max_tokens,
                               stop=["\n"], **extra)
         for i, message in zip(rows, outputs):
@@ -44,20 +46,21 @@ def respond_batch(model: Any, conversations: Sequence[Sequence[BaseMessage]], sp
     return replies
 
 
-def few_shot(system: str, shots: Sequence[tuple[str, str]], ask: str, speaker: str = "Writer") -> list[BaseMessage]:
+def few_shot(system: str, shots: Sequence[tuple[str, str]], ask: str) -> list[BaseMessage]:
+    """A system instruction, example questions with the writer's answers, then ``ask``."""
     messages: list[BaseMessage] = [SystemMessage(system)]
     for question, answer in shots:
-        messages += [HumanMessage(question, name="User"), AIMessage(answer, name=speaker)]
+        messages += [HumanMessage(question, name="User"), AIMessage(answer, name="Writer")]
     return messages + [HumanMessage(ask, name="User")]
 
 
 def write_lines(model: Any, system: str, shots: Sequence[tuple[str, str]], asks: Sequence[str], per_ask: int, *,
-                min_words: int = 2, temperature: float = 0.9, max_tokens: int = 40) -> list[list[str]]:
+                min_words: int = 2) -> list[list[str]]:
     """``per_ask`` sampled one-line answers to each ask (one batched call), cleaned and deduplicated;
     empty or too short answers are dropped."""
     jobs = [ask for ask in asks for _ in range(per_ask)]
-    outputs = respond_batch(model, [few_shot(system, shots, ask) for ask in jobs], "Writer",
-                            temperature=temperature, max_tokens=max_tokens)
+    outputs = respond_batch(model, [few_shot(system, shots, ask) for ask in jobs], "Writer", temperature=0.9,
+                            max_tokens=40)
     lines: dict[str, list[str]] = {ask: [] for ask in asks}
     for ask, text in zip(jobs, outputs):
         line = clean_line(text)

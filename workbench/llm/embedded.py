@@ -116,6 +116,7 @@ class SentenceEncoder:
         self.max_length, self.batch_size = max_length, batch_size
 
     def encode(self, texts: list[str]) -> torch.Tensor:
+        """One unit vector per text, ``(len(texts), hidden)``, in batches of ``batch_size``."""
         chunks = []
         for i in range(0, len(texts), self.batch_size):
             batch = self.tokenizer(texts[i : i + self.batch_size], padding=True, truncation=True,

@@ -219,6 +219,12 @@ class LocalChatModel(BaseChatModel):
                 self.model = get_peft_model(self.model, config, adapter_name=name)
             self.set_adapter(name)
 
+    def remove_adapter(self, name: str) -> None:
+        """Unload adapter ``name`` if it is loaded (PEFT then activates another one, if any is left)."""
+        with self._lock:
+            if name in self.adapters:
+                self.model.delete_adapter(name)
+
     def set_adapter(self, name: str) -> None:
         """Make ``name`` the active adapter and enable adapters."""
         self._check_adapter(name)
@@ -273,6 +279,11 @@ class LocalChatModel(BaseChatModel):
             known = ", ".join(sorted(self.OPTIONS))
             raise WorkbenchError(f"unknown option(s) {', '.join(unknown)} for LocalChatModel (known: {known}, stop)")
         return {name: getattr(self, name) for name in self.OPTIONS - {"adapter"}} | overrides
+
+    @property
+    def chat_mode(self) -> bool:
+        """Whether calls without ``use_chat_template`` render the chat template (else a transcript)."""
+        return self._chat_mode(self.use_chat_template)
 
     def _chat_mode(self, use_chat_template: bool | None) -> bool:
         has_template = bool(getattr(self.tokenizer, "chat_template", None))

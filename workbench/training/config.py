@@ -122,16 +122,19 @@ def check_trl_keys(config: TrainConfig, config_class: type) -> dict[str, Any]:
     return overrides
 
 
+def default_bf16() -> bool:
+    """bf16 mixed precision where the GPU has it (never on CPU)."""
+    import torch
+
+    return bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+
+
 def trl_config(config: TrainConfig, config_class: type, **method_options: Any) -> Any:
     """Build ``config_class`` (a TRL ``*Config``) from the workbench options, the method's own
     options and the ``--trl`` passthrough (which wins), refusing keys the class does not have."""
-    import torch
-
     known = {f.name for f in dataclasses.fields(config_class)}
     overrides = check_trl_keys(config, config_class)
-    bf16 = config.bf16
-    if bf16 is None:
-        bf16 = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
+    bf16 = default_bf16() if config.bf16 is None else config.bf16
     options: dict[str, Any] = {
         "output_dir": f"{config.out}/checkpoints", "num_train_epochs": config.epochs, "max_steps": config.max_steps,
         "per_device_train_batch_size": config.batch_size, "gradient_accumulation_steps": config.grad_accum,

@@ -92,14 +92,22 @@ def quantization(config: TrainConfig) -> Any:
                               bnb_4bit_compute_dtype=torch.bfloat16)
 
 
-def load_model(config: TrainConfig, *, reward: bool = False) -> tuple[Any, Any]:
-    """The policy (or, for ``reward``, a one-label sequence classifier) and its tokenizer."""
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+def load_tokenizer(source: str) -> Any:
+    """The model's tokenizer, padding with EOS where it has no pad token."""
+    from transformers import AutoTokenizer
 
-    source = model_source(config.model)
     tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(config: TrainConfig, *, reward: bool = False) -> tuple[Any, Any]:
+    """The policy (or, for ``reward``, a one-label sequence classifier) and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    source = model_source(config.model)
+    tokenizer = load_tokenizer(source)
     kwargs: dict[str, Any] = {"quantization_config": quantization(config)} if config.qlora else {}
     if reward:
         model = AutoModelForSequenceClassification.from_pretrained(source, num_labels=1, **kwargs)
