@@ -88,8 +88,9 @@ class AdapterLibrary:
     def remove(self, name: str) -> None:
         """Delete an adapter, or the folder an unfinished ``add`` left; refused while a combination uses it."""
         folder = self.folder(check_name(name))
-        if not (folder / CONFIG).is_file() or (folder / INFO).is_file():
-            self.info(name)
+        unfinished = (folder / CONFIG).is_file() and not (folder / INFO).is_file()
+        if not unfinished:
+            self.info(name)  # a clear error for an unknown name
         users = [n for n in self.names() if name in self.info(n).get("sources", [])]
         if users:
             raise WorkbenchError(f"adapter {name!r} is part of {', '.join(users)}; remove those first")
