@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from agents.c3po.library import DEFAULT_LIBRARY
+from agents.c3po.config import DEFAULT_LIBRARY
 from workbench.errors import WorkbenchError
 
 ACTIONS = {
@@ -15,7 +15,7 @@ ACTIONS = {
     "disable": "disable an adapter",
     "remove": "delete an adapter and its data",
     "evaluate": "score an adapter (or a combination) against the base model on its held-out prompts",
-    "combine": "store the combination of several adapters (PEFT add_weighted_adapter, concatenation) as a new one",
+    "combine": "store several adapters as one: routed by scope (default) or summed (PEFT add_weighted_adapter, cat)",
 }
 
 
@@ -92,16 +92,20 @@ def _named(action: str, argv: list[str]) -> None:
 
 
 def _combine(action: str, argv: list[str]) -> None:
-    from agents.c3po.library import AdapterLibrary
+    from agents.c3po.library import KINDS, AdapterLibrary
     from agents.c3po.pipeline import local_model
 
     parser = _library_parser(action)
     parser.add_argument("names", nargs="+", help="adapters to combine")
     parser.add_argument("--name", required=True, help="name of the combined adapter")
-    parser.add_argument("--weights", type=float, nargs="+", default=None, help="one weight per adapter (default 1)")
+    parser.add_argument("--kind", choices=KINDS, default=KINDS[0],
+                        help="routed: each prompt gets the adapter whose scope it is in, or none; cat: the sum of "
+                             "the adapters' updates on every prompt (default: %(default)s)")
+    parser.add_argument("--weights", type=float, nargs="+", default=None,
+                        help="cat only: one weight per adapter (default 1)")
     args = parser.parse_args(argv)
     library = AdapterLibrary(args.library)
-    info = library.info(args.names[0])
-    folder = library.combine(local_model(info["model"]), args.names, args.name, args.weights)
-    print(f"combined {', '.join(args.names)} into {args.name} ({folder}); score it with "
+    model = local_model(library.info(args.names[0])["model"]) if args.kind == "cat" else None
+    folder = library.combine(model, args.names, args.name, args.weights, kind=args.kind)
+    print(f"combined {', '.join(args.names)} into {args.name} ({args.kind}, {folder}); score it with "
           f"`workbench feedback evaluate {args.name}`")

@@ -90,7 +90,8 @@ def make_agent(cls: type[DialogueEnv], model: BaseChatModel | None, policy: Poli
 def adapter_names(names: list[str], library: str | None) -> list[str]:
     """``--adapters`` with ``enabled`` resolved to the library's enabled adapters (stored so, a resumed run
     keeps the agent it started with)."""
-    from agents.c3po.library import DEFAULT_LIBRARY, ENABLED, AdapterLibrary
+    from agents.c3po.config import DEFAULT_LIBRARY
+    from agents.c3po.library import ENABLED, AdapterLibrary
 
     if names != [ENABLED]:
         return names
@@ -103,7 +104,8 @@ def adapter_names(names: list[str], library: str | None) -> list[str]:
 def with_adapters(model: BaseChatModel | None, names: list[str], library: str | None) -> BaseChatModel:
     """The agent model speaking with library adapters ``names`` on every call; calls by others that share
     the loaded model (simulator, critic) keep the base model."""
-    from agents.c3po.library import DEFAULT_LIBRARY, AdapterLibrary
+    from agents.c3po.config import DEFAULT_LIBRARY
+    from agents.c3po.library import AdapterLibrary
     from workbench.llm.local import LocalChatModel
 
     if not isinstance(model, LocalChatModel):

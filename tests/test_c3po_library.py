@@ -1,19 +1,27 @@
-"""The adapter library: list, enable, disable, remove, attach to a LocalChatModel, combine; errors."""
+"""The adapter library: list, enable, disable, remove, attach to a LocalChatModel, combine (routed by scope
+or summed); errors."""
+
+import shutil
 
 import pytest
 import torch
 from langchain_core.messages import HumanMessage
 from peft import LoraConfig, get_peft_model
 
+from agents.c3po.generate import FeedbackData
 from agents.c3po.library import ENABLED, AdapterLibrary, slug
 from apps.cli import main
+from tests.c3po_fakes import KeywordEncoder
 from workbench.errors import WorkbenchError
 from workbench.llm.local import LocalChatModel
 from workbench.llm.tiny import tiny_causal_lm, tiny_llama, tiny_tokenizer
 
 
+SCOPES = {"alpha": ("buying a bike", "buying a car"), "beta": ("buying a car", "buying a bike")}
+
+
 def store_adapter(library: AdapterLibrary, name: str, model_dir, seed: int) -> None:
-    """A random (non-zero) LoRA adapter stored like a trained one."""
+    """A random (non-zero) LoRA adapter stored like a trained one, with its scope: alpha bikes, beta cars."""
     tok = tiny_tokenizer()
     torch.manual_seed(seed)
     peft = get_peft_model(tiny_llama(tok), LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"],
@@ -21,12 +29,14 @@ def store_adapter(library: AdapterLibrary, name: str, model_dir, seed: int) -> N
     peft.save_pretrained(str(library.folder(name) / "adapter"))
     library.write_info(name, {"name": name, "kind": "c3po", "feedback": f"feedback {name}", "model": str(model_dir),
                               "enabled": True, "scores": {}})
+    in_scope, near = SCOPES[name]
+    FeedbackData(f"feedback {name}", [], [in_scope], [near]).save(library.folder(name) / "data")
 
 
 @pytest.fixture
 def library(tmp_path):
     model_dir = tiny_causal_lm(tmp_path / "tiny")
-    lib = AdapterLibrary(tmp_path / "adapters")
+    lib = AdapterLibrary(tmp_path / "adapters", encoder=KeywordEncoder())
     for seed, name in enumerate(("alpha", "beta")):
         store_adapter(lib, name, model_dir, seed)
     return lib, model_dir
@@ -77,29 +87,64 @@ def delta(model, adapter: str) -> torch.Tensor:
 def test_attach_switches_adapters_per_call(library):
     lib, model_dir = library
     model = chat(model_dir)
-    assert lib.attach(model, ["alpha"]) == "alpha" and model.active_adapter == "alpha"
-    assert lib.attach(model) == ENABLED  # both enabled: their combination is active
-    assert torch.allclose(delta(model, ENABLED), delta(model, "alpha") + delta(model, "beta"), atol=1e-6)
+    assert lib.attach(model, ["alpha", "beta"], combine=False) == "alpha" and model.active_adapter == "alpha"
     prompt = [[HumanMessage("How much is the bike?")]]
     outputs = {name: model.generate_messages(prompt, adapter=name, temperature=0, max_tokens=6)[0].content
                for name in ("alpha", "beta", None)}
-    again = model.generate_messages(prompt, adapter="alpha", temperature=0, max_tokens=6)[0].content
-    assert again == outputs["alpha"] and model.active_adapter == ENABLED  # a per-call adapter is not sticky
+    assert len(set(outputs.values())) == 3
+    again = model.generate_messages(prompt, adapter="beta", temperature=0, max_tokens=6)[0].content
+    assert again == outputs["beta"] and model.active_adapter == "alpha"  # a per-call adapter is not sticky
 
 
-def test_combine_stores_the_sum_of_the_adapters(library, capsys):
+PROMPTS = ["How much is the bike?", "Is the car still for sale?", "What a nice day.", "How much is the bike?"]
+
+
+def test_enabled_adapters_route_each_conversation_to_its_scope(library):
     lib, model_dir = library
-    assert main(["feedback", "combine", "alpha", "beta", "--name", "both", "--library", str(lib.root)]) == 0
-    assert "combined alpha, beta into both" in capsys.readouterr().out
-    info = lib.info("both")
-    assert info["sources"] == ["alpha", "beta"] and info["kind"] == "combined" and not info["enabled"]
     model = chat(model_dir)
-    lib.attach(model, ["alpha", "beta", "both"])
-    assert torch.allclose(delta(model, "both"), delta(model, "alpha") + delta(model, "beta"), atol=1e-6)
-    with pytest.raises(WorkbenchError, match="part of both"):
+    assert lib.attach(model) == ENABLED and model.routers == [ENABLED]  # both enabled, both with scope data
+    conversations = [[HumanMessage(p)] for p in PROMPTS]
+    assert lib.router(["alpha", "beta"])(conversations) == ["alpha", "beta", None, "alpha"]
+    routed = [m.content for m in model.generate_messages(conversations, adapter=ENABLED, temperature=0, max_tokens=6)]
+    alone = [model.generate_messages([c], adapter=a, temperature=0, max_tokens=6)[0].content
+             for c, a in zip(conversations, ["alpha", "beta", None, "alpha"])]
+    assert routed == alone  # one mixed-adapter batch gives each row exactly its adapter's (or the base) reply
+    with pytest.raises(WorkbenchError, match="used per call"):
+        model.set_adapter(ENABLED)
+
+
+def test_enabled_adapters_without_scope_data_are_summed(library):
+    lib, model_dir = library
+    shutil.rmtree(lib.folder("beta") / "data")
+    model = chat(model_dir)
+    assert lib.attach(model) == ENABLED and model.active_adapter == ENABLED and not model.routers
+    assert torch.allclose(delta(model, ENABLED), delta(model, "alpha") + delta(model, "beta"), atol=1e-6)
+
+
+def test_combine_routed_and_cat(library, capsys):
+    lib, model_dir = library
+    root = ["--library", str(lib.root)]
+    assert main(["feedback", "combine", "alpha", "beta", "--name", "both", *root]) == 0
+    assert "into both (routed" in capsys.readouterr().out
+    info = lib.info("both")
+    assert info["sources"] == ["alpha", "beta"] and info["kind"] == "routed" and not (lib.folder("both") / "adapter").exists()
+    model = chat(model_dir)
+    assert lib.attach(model, ["both"]) == "both" and sorted(model.adapters) == ["alpha", "beta"]
+    routed = model.generate_messages([[HumanMessage(p)] for p in PROMPTS[:3]], adapter="both", temperature=0,
+                                     max_tokens=6)
+    assert routed[0].content == model.generate_messages([[HumanMessage(PROMPTS[0])]], adapter="alpha", temperature=0,
+                                                        max_tokens=6)[0].content
+    assert main(["feedback", "combine", "alpha", "beta", "--name", "sum", "--kind", "cat", *root]) == 0
+    assert lib.info("sum")["kind"] == "combined"
+    lib.attach(model, ["sum"])
+    assert torch.allclose(delta(model, "sum"), delta(model, "alpha") + delta(model, "beta"), atol=1e-6)
+    with pytest.raises(WorkbenchError, match="part of both, sum"):
         lib.remove("alpha")
-    assert main(["feedback", "combine", "alpha", "--name", "solo", "--library", str(lib.root)]) == 2
-    assert "at least two adapters" in capsys.readouterr().err
+    for argv, error in ((["alpha", "--name", "solo"], "at least two adapters"),
+                        (["alpha", "beta", "--name", "w", "--weights", "1", "2"], "routed combination takes no"),
+                        (["alpha", "sum", "--name", "r"], "sum have no scope data")):
+        assert main(["feedback", "combine", *argv, *root]) == 2
+        assert error in capsys.readouterr().err
 
 
 def agent_texts(run_dir):

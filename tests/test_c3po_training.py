@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import shutil
 
 import pytest
 import torch
@@ -12,6 +13,7 @@ from trl import DPOConfig
 
 from agents.c3po.checks import Check
 from agents.c3po.generate import Example, FeedbackData
+from agents.c3po.library import AdapterLibrary
 from agents.c3po.prompts import request_prompt
 from agents.c3po.trainer import C3POCollator, C3POTrainer, c3po_rows
 from apps.cli import main
@@ -166,6 +168,26 @@ def test_resume_retrains_on_the_stored_data_and_evaluate_merges_scores(library, 
     assert "| c3po |" in capsys.readouterr().out
     scores = json.loads((folder / "adapter.json").read_text())["scores"]
     assert set(scores) == {"base", "c3po", "in-context"}  # evaluate's rows merged into the retrained table
+
+
+def test_a_routed_combination_keeps_each_adapter_alone_on_its_prompts(library, bike, capsys):
+    """End to end with the embedded MiniLM router: bike and a copy of it, combined and scored on bike's prompts."""
+    root = library["library"]
+    shutil.copytree(root / "bike", root / "bike-copy")
+    assert main(["feedback", "combine", "bike", "bike-copy", "--name", "both", "--library", str(root)]) == 0
+    assert main(["feedback", "evaluate", "both", "--library", str(root)]) == 0
+    printed = capsys.readouterr().out
+    assert "| bike: combined |" in printed and "| bike-copy: alone |" in printed
+    scores = json.loads((root / "both" / "adapter.json").read_text())["scores"]
+    for source in ("bike", "bike-copy"):  # in-scope prompts go to one of two equal adapters, the rest to the base
+        assert scores[f"{source}: combined"]["S_in"] == scores[f"{source}: alone"]["S_in"]
+        assert scores[f"{source}: combined"]["changed"] == 0.0 and scores[f"{source}: combined"]["S_out"] == 0.0
+    data = FeedbackData.load(root / "bike" / "data")
+    router = AdapterLibrary(root).router(["bike", "bike-copy"])
+    assert None not in router([e.prompt.chat() for e in data.splits["eval_in"]])
+    assert set(router([e.prompt.chat() for e in data.splits["eval_near"] + data.splits["eval_out"]])) == {None}
+    assert main(["feedback", "remove", "both", "--library", str(root)]) == 0
+    assert main(["feedback", "remove", "bike-copy", "--library", str(root)]) == 0
 
 
 def test_a_failed_add_can_be_resumed_or_removed(library, capsys):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agents.c3po.library import DEFAULT_LIBRARY
-
+DEFAULT_LIBRARY = "runs/adapters"
 MAX_FEEDBACK_CHARS = 500
 
 

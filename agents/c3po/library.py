@@ -4,9 +4,17 @@ config, metrics and scores, plus an ``enabled`` flag that decides which adapters
 Layout of ``<library>/<name>/`` (a workbench run directory): ``adapter.json`` (feedback, rules, base
 model, enabled, scores), ``adapter/`` (PEFT), ``data/`` (the generated prompts and replies),
 ``config.yaml``, ``metrics.jsonl``, ``plots/train.png``, ``summary.md`` and, with baselines,
-``baselines/<method>/adapter``. A combination of adapters (PEFT ``add_weighted_adapter`` with
-``combination_type="cat"``: the LoRA factors are concatenated, so the update is the exact weighted
-sum of the adapters' updates) is stored the same way, naming its sources.
+``baselines/<method>/adapter``. A combination of adapters is stored the same way, naming its sources,
+in one of two kinds:
+
+- ``cat``: PEFT ``add_weighted_adapter`` with ``combination_type="cat"``; the LoRA factors are
+  concatenated, so the update is the exact weighted sum of the adapters' updates, on every prompt.
+- ``routed``: no new weights; each conversation gets the source adapter whose scope it falls in (by the
+  rule and sentence encoder its data were made with), or the base model (``scope.ScopeRouter``), in
+  PEFT mixed-adapter batches. Summed updates interfere (each was trained, and anchored, alone); routed
+  ones do not, and the model stays the base model outside every scope.
+
+Several enabled adapters are routed when each has its scope data, else summed (``cat``).
 """
 
 from __future__ import annotations
@@ -17,14 +25,17 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
+from agents.c3po.config import FeedbackConfig
+from agents.c3po.scope import Scope, ScopeRouter
 from workbench.errors import WorkbenchError
-from workbench.runs import CONFIG, atomic_dir, atomic_write
+from workbench.runs import CONFIG, Run, atomic_dir, atomic_write
 
-DEFAULT_LIBRARY = "runs/adapters"
 INFO = "adapter.json"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ENABLED = "enabled"
 """Name of the combination of every enabled adapter when more than one is enabled."""
+KINDS = ("routed", "cat")
+"""How ``combine`` joins adapters (module docstring)."""
 
 
 def slug(text: str, words: int = 6) -> str:
@@ -49,8 +60,10 @@ def check_name(name: str) -> str:
 class AdapterLibrary:
     """The adapters under one folder (module docstring); every write is atomic."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, encoder: Any = None):
         self.root = Path(root)
+        self.encoder = encoder
+        """The sentence encoder routed combinations use; None: the one the sources were made with, when needed."""
 
     def folder(self, name: str) -> Path:
         return self.root / name
@@ -100,31 +113,75 @@ class AdapterLibrary:
         """The names of the enabled adapters."""
         return [n for n in self.names() if self.info(n).get("enabled")]
 
+    def config(self, name: str) -> dict[str, Any]:
+        """The options the adapter was made with (empty for a combination)."""
+        return Run(self.folder(name)).config() if (self.folder(name) / CONFIG).is_file() else {}
+
+    def scope(self, name: str) -> Scope | None:
+        """Where adapter ``name`` applies, from its stored data (None: it has none, e.g. a combination)."""
+        meta = self.folder(name) / "data" / "feedback.json"
+        if not meta.is_file():
+            return None
+        data = json.loads(meta.read_text())
+        threshold = self.config(name).get("threshold_in", FeedbackConfig.threshold_in)
+        return Scope(data["categories"], data["near_categories"], threshold)
+
+    def router(self, names: Sequence[str]) -> ScopeRouter:
+        """The router between ``names`` (each needs its scope data)."""
+        scopes = {n: self.scope(n) for n in names}
+        missing = [n for n, scope in scopes.items() if scope is None]
+        if missing:
+            raise WorkbenchError(f"adapter(s) {', '.join(missing)} have no scope data to route by (a combination "
+                                 "cannot be routed); combine them with --kind cat")
+        if self.encoder is None:
+            from workbench.llm.embedded import SentenceEncoder
+
+            self.encoder = SentenceEncoder(self.config(names[0]).get("encoder", FeedbackConfig.encoder))
+        return ScopeRouter(self.encoder, scopes)  # type: ignore[arg-type]
+
     def attach(self, model: Any, names: Sequence[str] | None = None, combine: bool = True) -> str | None:
-        """Load ``names`` (default: the enabled adapters) onto a ``LocalChatModel``; with several (and
-        ``combine``), their combination is added as ``enabled``. Returns the adapter now active (None: none)."""
+        """Load ``names`` (default: the enabled adapters) onto a ``LocalChatModel``, with the sources of routed
+        combinations; with several (and ``combine``), their combination is added as ``enabled``: routed when
+        each has scope data, else ``cat``. Returns the adapter (or router) to call with (None: none)."""
         names = list(self.enabled() if names is None else names)
-        for name in names:
-            base = self.info(name)["model"]
-            if not same_model(base, model.model_name):
-                raise WorkbenchError(f"adapter {name!r} was trained for {base}, not {model.model_name}")
-        for name in names:
-            if name not in model.adapters:
+        infos = {name: self.info(name) for name in names}
+        for name, info in infos.items():
+            if not same_model(info["model"], model.model_name):
+                raise WorkbenchError(f"adapter {name!r} was trained for {info['model']}, not {model.model_name}")
+        for name, info in infos.items():
+            if info.get("kind") == "routed":
+                self.attach(model, info["sources"], combine=False)
+                if name not in model.adapters + model.routers:
+                    model.add_router(name, self.router(info["sources"]))
+            elif name not in model.adapters:
                 model.load_adapter(self.folder(name) / "adapter", name)
         if not names:
             return None
         if len(names) == 1 or not combine:
-            model.set_adapter(names[0])
+            if infos[names[0]].get("kind") != "routed":
+                model.set_adapter(names[0])
             return names[0]
         model.remove_adapter(ENABLED)
+        routed = [s for n in names for s in (infos[n]["sources"] if infos[n].get("kind") == "routed" else [n])]
+        if all(self.scope(n) for n in routed):
+            model.add_router(ENABLED, self.router(list(dict.fromkeys(routed))))
+            return ENABLED
+        if len(routed) > len(names):
+            raise WorkbenchError("a routed combination cannot be summed with adapters that have no scope data")
         model.model.add_weighted_adapter(names, [1.0] * len(names), ENABLED, combination_type="cat")
         model.set_adapter(ENABLED)
         return ENABLED
 
-    def combine(self, model: Any, names: Sequence[str], new: str, weights: Sequence[float] | None = None) -> Path:
-        """Store the ``cat`` combination of ``names`` as a new adapter ``new``."""
+    def combine(self, model: Any, names: Sequence[str], new: str, weights: Sequence[float] | None = None,
+                kind: str = "routed") -> Path:
+        """Store the combination of ``names`` (``kind``: module docstring) as a new adapter ``new``; ``model``
+        (the sources' ``LocalChatModel``) is only needed for ``cat``."""
+        if kind not in KINDS:
+            raise WorkbenchError(f"unknown combination kind {kind!r} (known: {', '.join(KINDS)})")
         if len(names) < 2:
             raise WorkbenchError("combine needs at least two adapters")
+        if kind == "routed" and weights:
+            raise WorkbenchError("a routed combination takes no --weights: each prompt gets one adapter whole")
         weights = list(weights or [1.0] * len(names))
         if len(weights) != len(names):
             raise WorkbenchError(f"{len(weights)} weights for {len(names)} adapters")
@@ -133,13 +190,19 @@ class AdapterLibrary:
         bases = {i["model"] for i in infos}
         if len(bases) > 1:
             raise WorkbenchError(f"adapters of different base models cannot be combined: {', '.join(sorted(bases))}")
+        info = {"name": new, "kind": kind if kind == "routed" else "combined", "sources": list(names),
+                "feedback": " | ".join(i["feedback"] for i in infos), "model": bases.pop(), "enabled": False,
+                "scores": {}}
+        if kind == "routed":
+            self.router(names)  # refuses sources without scope data
+            with atomic_dir(self.folder(new)) as folder:
+                self.write_info(new, info, folder)
+            return self.folder(new)
         self.attach(model, names, combine=False)
         model.model.add_weighted_adapter(list(names), weights, new, combination_type="cat")
         with atomic_dir(self.folder(new)) as folder:
             model.model.save_pretrained(str(folder), selected_adapters=[new])
             (folder / new).rename(folder / "adapter")
-            self.write_info(new, {"name": new, "kind": "combined", "sources": list(names), "weights": weights,
-                                  "feedback": " | ".join(i["feedback"] for i in infos), "model": bases.pop(),
-                                  "enabled": False, "scores": {}}, folder)
+            self.write_info(new, info | {"weights": weights}, folder)
         model.remove_adapter(new)
         return self.folder(new)

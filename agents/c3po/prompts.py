@@ -76,6 +76,17 @@ class Prompt:
         return messages
 
 
+def scope_text(messages: Sequence[BaseMessage], recent: int = 3) -> str:
+    """What the scope encoder reads of a conversation: the first line of its system message (the case) and
+    its last ``recent`` turns as ``name: text`` (a lone request: its text)."""
+    head = messages[0].text.split("\n", 1)[0] if messages and messages[0].type == "system" else ""
+    turns = [m for m in messages if m.type != "system"]
+    if not head and len(turns) == 1:
+        return turns[0].text
+    lines = " ".join(f"{m.name or m.type}: {m.text}" for m in turns[-recent:])
+    return f"{head} {lines}".strip()
+
+
 def request_prompt(text: str, pid: str, source: str = "generic") -> Prompt:
     """A one-message request to an assistant."""
     return Prompt(id=pid, messages=[{"role": "user", "content": text, "name": "User"}], source=source, group=pid,
@@ -104,11 +115,9 @@ def env_prompts(env_names: Sequence[str], per_case: int = 3, max_turns: int = 8)
             for end in ends[::step][:per_case]:
                 state = DialogueState(case=case, env=name, agent_role=env.agent_role, user_role=env.user_role,
                                       max_turns=env.default_max_turns, seed=0, turns=turns[:end])
-                messages = [_message_row(m) for m in env.agent_prompt(state, None)]
-                head = messages[0]["content"].split("\n", 1)[0] if messages[0]["role"] == "system" else ""
-                recent = " ".join(f"{t.role}: {t.text}" for t in turns[max(0, end - 3):end])
-                prompts.append(Prompt(id=f"{case.id}@{end}", messages=messages, speaker=env.agent_role, source=name,
-                                      group=case.id, text=f"{head} {recent}".strip()))
+                chat = env.agent_prompt(state, None)
+                prompts.append(Prompt(id=f"{case.id}@{end}", messages=[_message_row(m) for m in chat],
+                                      speaker=env.agent_role, source=name, group=case.id, text=scope_text(chat)))
     return prompts
 
 

@@ -2,7 +2,8 @@
 
 It formats a conversation with the tokenizer's chat template, or as a plain
 role-prefixed transcript for base models; runs one left-padded ``generate`` over a
-whole ``batch``; stops at role markers; and switches PEFT LoRA adapters by name.
+whole ``batch``; stops at role markers; and switches PEFT LoRA adapters by name, per call or,
+through a router, per conversation (PEFT's mixed-adapter batches).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
@@ -28,6 +29,11 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, L
 from workbench.errors import WorkbenchError
 
 _CHAT_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
+_BASE = "__base__"
+"""PEFT's name for "no adapter" in a mixed-adapter batch."""
+
+Router = Callable[[Sequence[Sequence[BaseMessage]]], list[str | None]]
+"""Picks an adapter (None: the base model) for each conversation of a call."""
 
 
 def message_label(message: BaseMessage, user_label: str = "User", assistant_label: str = "Assistant") -> str:
@@ -100,7 +106,8 @@ class LocalChatModel(BaseChatModel):
 
     Sampling fields can be overridden per call with keyword arguments of the same
     name (``model.bind(temperature=1.1).batch(...)``); ``adapter=NAME`` runs one call
-    with that LoRA adapter and ``adapter=None`` with adapters disabled. With ``seed``
+    with that LoRA adapter and ``adapter=None`` with adapters disabled; ``adapter=ROUTER``
+    (see ``add_router``) gives each conversation of the batch the adapter its router picks. With ``seed``
     set, torch is seeded before every ``generate`` from (seed, call counter), so the
     same sequence of calls gives the same outputs (assigning ``model.seed`` restarts
     the counter). ``batch`` runs one ``generate`` over all inputs (chunks of
@@ -136,6 +143,7 @@ class LocalChatModel(BaseChatModel):
     _calls: int = PrivateAttr(default=0)
     _generated_tokens: int = PrivateAttr(default=0)
     _adapters_enabled: bool = PrivateAttr(default=True)
+    _routers: dict[str, Router] = PrivateAttr(default_factory=dict)
     _lock: Any = PrivateAttr(default_factory=threading.RLock)
 
     @model_validator(mode="after")
@@ -193,6 +201,11 @@ class LocalChatModel(BaseChatModel):
         return list(self.model.peft_config) if isinstance(self.model, PeftModel) else []
 
     @property
+    def routers(self) -> list[str]:
+        """Names of the registered routers (``add_router``)."""
+        return list(self._routers)
+
+    @property
     def active_adapter(self) -> str | None:
         """The adapter used by calls without ``adapter=``; None when none or disabled."""
         return self.model.active_adapter if self.adapters and self._adapters_enabled else None
@@ -219,14 +232,23 @@ class LocalChatModel(BaseChatModel):
                 self.model = get_peft_model(self.model, config, adapter_name=name)
             self.set_adapter(name)
 
+    def add_router(self, name: str, router: Router) -> None:
+        """Register ``router`` under ``name``: a call with ``adapter=name`` runs each conversation with the
+        loaded adapter the router picks for it (None: the base model), all in one batch."""
+        self._check_new_adapter(name)
+        self._routers[name] = router
+
     def remove_adapter(self, name: str) -> None:
-        """Unload adapter ``name`` if it is loaded (PEFT then activates another one, if any is left)."""
+        """Unload adapter or router ``name`` if it is loaded (PEFT then activates another adapter, if any is left)."""
         with self._lock:
+            self._routers.pop(name, None)
             if name in self.adapters:
                 self.model.delete_adapter(name)
 
     def set_adapter(self, name: str) -> None:
-        """Make ``name`` the active adapter and enable adapters."""
+        """Make ``name`` the active adapter and enable adapters (a router is used per call: ``adapter=``)."""
+        if name in self._routers:
+            raise WorkbenchError(f"'{name}' is a router, used per call (adapter='{name}'), not a fixed adapter")
         self._check_adapter(name)
         with self._lock:
             if self.model.active_adapter != name:
@@ -242,12 +264,12 @@ class LocalChatModel(BaseChatModel):
         self._adapters_enabled = True
 
     def _check_adapter(self, name: str) -> None:
-        if name not in self.adapters:
-            loaded = ", ".join(self.adapters) or "none"
+        if name not in self.adapters and name not in self._routers:
+            loaded = ", ".join(self.adapters + list(self._routers)) or "none"
             raise WorkbenchError(f"unknown adapter '{name}' for model {self.model_name} (loaded: {loaded})")
 
     def _check_new_adapter(self, name: str) -> None:
-        if name in self.adapters:
+        if name in self.adapters or name in self._routers:
             raise WorkbenchError(f"adapter '{name}' is already loaded on model {self.model_name}")
 
     @contextmanager
@@ -256,7 +278,7 @@ class LocalChatModel(BaseChatModel):
         name = options.get("adapter", self.active_adapter)
         if name is not None:
             self._check_adapter(name)
-        if not self.adapters:
+        if not self.adapters or name in self._routers:  # a router's batch names each row's adapter
             yield
         elif name is None:
             with self.model.disable_adapter():
@@ -320,27 +342,44 @@ class LocalChatModel(BaseChatModel):
         stops = list(dict.fromkeys(stops))
         size = options["max_batch_size"] or max(len(prompts), 1)
         with self._lock, self._adapter_scope(options), torch.inference_mode():
+            routes = self._routes(options.get("adapter", self.active_adapter), conversations)
             training = self.model.training
             self.model.eval()
             try:
                 return [
                     message
                     for i in range(0, len(prompts), size)
-                    for message in self._generate_chunk(prompts[i : i + size], stops, chat, options)
+                    for message in self._generate_chunk(prompts[i : i + size], stops, chat, options,
+                                                        routes and routes[i : i + size])
                 ]
             finally:
                 self.model.train(training)
 
+    def _routes(self, name: str | None, conversations: Sequence[Sequence[BaseMessage]]) -> list[str] | None:
+        """Each conversation's adapter (PEFT's ``__base__`` for none) when ``name`` is a router, else None."""
+        if name not in self._routers:
+            return None
+        routes = self._routers[name](conversations)
+        unknown = sorted(set(routes) - {None} - set(self.adapters))
+        if unknown:
+            raise WorkbenchError(f"router '{name}' picked {', '.join(unknown)}, not among the loaded adapters "
+                                 f"({', '.join(self.adapters) or 'none'})")
+        return [route or _BASE for route in routes]
+
     def _generate_chunk(
-        self, prompts: list[str], stops: list[str], chat: bool, options: dict[str, Any]
+        self, prompts: list[str], stops: list[str], chat: bool, options: dict[str, Any], routes: list[str] | None
     ) -> list[AIMessage]:
-        unique = list(dict.fromkeys(prompts))
+        keys = list(zip(prompts, routes or [None] * len(prompts)))
+        unique = list(dict.fromkeys(keys))
         encoded = self.tokenizer(
-            unique, return_tensors="pt", padding=True, padding_side="left", add_special_tokens=not chat
+            [prompt for prompt, _ in unique], return_tensors="pt", padding=True, padding_side="left",
+            add_special_tokens=not chat
         ).to(self.model.device)
+        if routes:
+            encoded["adapter_names"] = [route for _, route in unique]
         shared = {}
         if len(unique) < len(prompts):
-            encoded, shared = self._share_prefill(encoded, [unique.index(p) for p in prompts])
+            encoded, shared = self._share_prefill(encoded, [unique.index(k) for k in keys])
         if options["seed"] is not None:
             torch.manual_seed(random.Random(f"{options['seed']}:{self._calls}").getrandbits(63))
         self._calls += 1
@@ -371,10 +410,12 @@ class LocalChatModel(BaseChatModel):
         """Run the prompt prefill once per distinct prompt and copy its KV cache to every row that
         repeats it (e.g. a critic's k samples), so ``generate`` only processes the last token."""
         select = torch.tensor(rows, device=self.model.device)
-        expanded = {key: value[select] for key, value in encoded.items()}
+        names = encoded.pop("adapter_names", None)
+        routed = {"adapter_names": [names[r] for r in rows]} if names else {}
+        expanded = {key: value[select] for key, value in encoded.items()} | routed
         if encoded["input_ids"].shape[1] < 2:
             return expanded, {}
-        prefix = {key: value[:, :-1] for key, value in encoded.items()}
+        prefix = {key: value[:, :-1] for key, value in encoded.items()} | ({"adapter_names": names} if names else {})
         positions = (prefix["attention_mask"].cumsum(-1) - 1).clamp(min=0)  # as generate() does under left padding
         cache = self.model(**prefix, position_ids=positions, use_cache=True, logits_to_keep=1).past_key_values
         cache.batch_select_indices(select)
