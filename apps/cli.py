@@ -1,4 +1,5 @@
-"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``."""
+"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
+``hindsight``."""
 
 from __future__ import annotations
 
@@ -16,21 +17,31 @@ COMMANDS = {
     "chat": "chat in the terminal as the user; the agent shows its strategy",
     "selfplay": "run agent-vs-simulator episodes into a run directory",
     "train": "train a model: sft, reward, dpo, kto, orpo, simpo, grpo, rloo, online-dpo, ppo (TRL and the "
-             "workbench's PPO, on episodes or TRL datasets) or ppdpp (the PPDPP planner)",
+             "workbench's PPO, on episodes or TRL datasets), ppdpp (the PPDPP planner) or offline-rl (a planner "
+             "from stored dialogues)",
     "feedback": "verbal feedback as LoRA adapters (C3PO): add, list, enable, disable, remove, evaluate, combine",
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
+    "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
+                 "labelling preferences (RLHS)",
 }
 
 PPDPP_HELP = "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"
+OFFLINE_RL_HELP = ("strategy planner from stored dialogues: BC, filtered BC, advantage-weighted regression, or DPO "
+                   "on simulated preference labels")
 
 
 def cmd_envs(argv: Sequence[str]) -> None:
     from workbench.registry import env_class, env_names
 
-    argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"]).parse_args(argv)
+    parser = argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"])
+    parser.add_argument("--counts", action="store_true",
+                        help="also load each environment's data and print its dialogue counts")
+    counts = parser.parse_args(argv).counts
     for name in env_names():
         env = env_class(name)
         print(f"{name}: {env.description}")
+        if counts:
+            print(f"  data: {data_counts(env)}")
         print(f"  roles: agent={env.agent_role} user={env.user_role}; max turns {env.default_max_turns}")
         print(f"  simulators: {', '.join(env.simulator_names)}")
         print(f"  metrics: {', '.join(env.metric_names)}")
@@ -51,6 +62,15 @@ def cmd_selfplay(argv: Sequence[str]) -> None:
     print(f"run directory: {run.path}")
 
 
+def data_counts(env) -> str:
+    """How many cases the environment's default data hold, and how many annotated dialogues its SFT files."""
+    cases = env.cases()
+    annotated = [c for f in env.sft_sources() for c in env.cases(f)]
+    labels = len(env.planner_examples(annotated))
+    return (f"{len(cases):,} cases in {env.default_source()}; {len(annotated):,} strategy-annotated dialogues "
+            f"({labels:,} labelled agent turns) in {', '.join(str(f) for f in env.sft_sources())}")
+
+
 def cmd_chat(argv: Sequence[str]) -> None:
     from apps.chat import ChatConfig, run_chat
     from workbench.config import parse_config
@@ -61,7 +81,8 @@ def cmd_chat(argv: Sequence[str]) -> None:
 def cmd_train(argv: Sequence[str]) -> None:
     from workbench.training.methods import METHODS
 
-    trainers = {**{name: method.help for name, method in METHODS.items()}, "ppdpp": PPDPP_HELP}
+    trainers = {**{name: method.help for name, method in METHODS.items()}, "ppdpp": PPDPP_HELP,
+                "offline-rl": OFFLINE_RL_HELP}
     trainer = pick(argv, "workbench train", COMMANDS["train"], trainers, "TRAINER",
                    "`workbench train TRAINER --help` shows its options.")
     if trainer is None:
@@ -73,6 +94,11 @@ def cmd_train(argv: Sequence[str]) -> None:
         from apps.train_ppdpp import PPDPPConfig, run_ppdpp
 
         run, text = run_ppdpp(parse_config(PPDPPConfig, argv[1:], prog=prog, description=PPDPP_HELP))
+        print(text)
+    elif trainer == "offline-rl":
+        from apps.train_offline_rl import OfflineRLConfig, run_offline_rl
+
+        run, text = run_offline_rl(parse_config(OfflineRLConfig, argv[1:], prog=prog, description=OFFLINE_RL_HELP))
         print(text)
     else:
         from workbench.training.config import TrainConfig
@@ -120,8 +146,14 @@ def cmd_feedback(argv: Sequence[str]) -> None:
     run(argv)
 
 
+def cmd_hindsight(argv: Sequence[str]) -> None:
+    from apps.hindsight import cmd_hindsight as run
+
+    run(argv)
+
+
 HANDLERS = {"envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
-            "feedback": cmd_feedback, "evaluate": cmd_evaluate}
+            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "hindsight": cmd_hindsight}
 
 
 def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, str], metavar: str,

@@ -46,6 +46,9 @@ class SimulationConfig:
         "help": "adapter library folder; default: runs/adapters"})
     critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)"})
     critic_temperature: float = field(default=1.1, metadata={"help": "critic sampling temperature (PPDPP: 1.1)"})
+    sentence_rewards: float = field(default=0.0, metadata={
+        "help": "weight of Refine-and-Imitate's sentence-level rewards (repetition, inconsistency, task relevance, "
+                "length) added to the critic's reward; 0: off"})
     max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
     batch_size: int = field(default=32, metadata={"help": "episodes in lockstep (one batched model call each)"})
     temperature: float = field(default=0.7, metadata={"help": "agent and simulator sampling temperature"})
@@ -129,5 +132,6 @@ def build_simulation(config: SimulationConfig) -> Simulation:
         models["agent"] = with_adapters(models["agent"], adapters, config.adapter_library)
     env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,
                    critic_model=models["critic"], critic_samples=config.critic_samples,
-                   critic_temperature=config.critic_temperature, max_turns=config.max_turns)
+                   critic_temperature=config.critic_temperature, max_turns=config.max_turns,
+                   sentence_rewards=config.sentence_rewards)
     return Simulation(cls, env, models, specs, settings)

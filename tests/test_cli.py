@@ -93,7 +93,7 @@ def tiny_model_dir(tmp_path_factory):
     return str(tiny_causal_lm(tmp_path_factory.mktemp("tiny")))
 
 
-@pytest.mark.parametrize("env", ["negotiation", "emotional_support", "tutoring"])
+@pytest.mark.parametrize("env", ["negotiation", "emotional_support", "tutoring", "persuasion", "marketplace"])
 def test_llm_selfplay_end_to_end_with_a_tiny_model(env, tiny_model_dir, tmp_path, capsys):
     """Agent, simulator and critic are one tiny random model: every LLM path of every environment
     runs, garbage critic samples count as unparsable, and the episodes are stored."""

@@ -71,8 +71,17 @@ def make_critic(env: type[DialogueEnv], kind: str, simulator: str, model: BaseCh
 
 def make_env(name: str, *, simulator: str = "scripted", sim_model: BaseChatModel | None = None,
              critic: str = "auto", critic_model: BaseChatModel | None = None, critic_samples: int = 10,
-             critic_temperature: float = 1.1, max_turns: int | None = None) -> DialogueEnv:
+             critic_temperature: float = 1.1, max_turns: int | None = None,
+             sentence_rewards: float = 0.0) -> DialogueEnv:
+    """The environment ``name`` with its simulator and critic; ``sentence_rewards`` > 0 adds that weight of
+    Refine-and-Imitate's sentence-level rewards (:mod:`workbench.sentence_rewards`) to the critic's."""
     cls = env_class(name)
-    return cls(make_simulator(cls, simulator, sim_model),
-               make_critic(cls, critic, simulator, critic_model, samples=critic_samples,
-                           temperature=critic_temperature), max_turns=max_turns)
+    user = make_simulator(cls, simulator, sim_model)
+    judge = make_critic(cls, critic, simulator, critic_model, samples=critic_samples, temperature=critic_temperature)
+    if sentence_rewards:
+        from workbench.llm.embedded import SentenceEncoder
+        from workbench.sentence_rewards import SentenceRewardCritic, SentenceScorer
+
+        judge = SentenceRewardCritic(judge, SentenceScorer(SentenceEncoder(), cls.description), cls.agent_role,
+                                     sentence_rewards)
+    return cls(user, judge, max_turns=max_turns)

@@ -68,7 +68,8 @@ class TrainConfig:
         "help": "grpo / rloo / online-dpo / ppo: a reward model folder (from `workbench train reward`) instead "
                 "of an environment"})
     env: str | None = field(default=None, metadata={
-        "help": "grpo / rloo / online-dpo / ppo: the environment whose episodes give the reward"})
+        "help": "grpo / rloo / online-dpo / ppo: the environment whose episodes give the reward; other methods on "
+                "a TRL table: the environment whose role names label the transcript"})
     simulator: str = field(default="scripted", metadata={"help": "user simulator of --env (scripted or llm)"})
     simulator_model: str | None = field(default=None, metadata={
         "help": "chat model of the llm simulator and critic; default: the embedded Gemma"})

@@ -240,10 +240,10 @@ def _train_trl(config: TrainConfig, method: str, run: Run) -> dict[str, Any]:
         rows, env_name = load_rows(config.data, kind, agent_role=config.agent_role, system=config.system,
                                    episode_filter=config.episode_filter, pairs=config.pairs,
                                    min_margin=config.min_margin)
-        if env_name:
+        if env_name or config.env:  # episodes name their environment; a TRL table may name it with --env
             from workbench.registry import env_class
 
-            cls = env_class(env_name)
+            cls = env_class(env_name or config.env)
             labels = role_labels(cls.user_role, config.agent_role or cls.agent_role)
         if method in ONLINE:
             extra["reward_funcs"] = [config.reward_model]

@@ -1,0 +1,1 @@
+"""Offline RL for the strategy planner from stored (and hindsight-regenerated) dialogues."""

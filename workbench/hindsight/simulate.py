@@ -1,0 +1,113 @@
+"""Hindsight simulation (Liang et al. 2025, "RLHS: Mitigating Misalignment in RLHF with Hindsight Simulation",
+Sec. 3-4): preference labels given after the consequences of a dialogue are simulated, against labels given
+right after it.
+
+For each case, two assistant strategies are played against the user simulator from the same state and
+seed (each repeated until the customer decides). Each finished dialogue is rated 1-5 three ways:
+``immediate`` (right after the dialogue), ``partial`` (partial hindsight: the rater sees the consequence of its
+own decision only) and ``oracle`` (oracle hindsight: the true outcome, every option's real features). The
+scripted customer's ratings are exact (``outcome["satisfaction"|"partial"|"hindsight"]``); a chat model can
+rate instead (``labeller``), shown the dialogue and as much of the outcome as the feedback type allows. For
+each type, the dialogue with the higher rating gives the chosen first assistant reply (ties give no pair), as
+a TRL conversational preference row whose prompt is the assistant's own prompt at that turn.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+from typing import Any, Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+
+from workbench.env import DialogueEnv
+from workbench.episodes import Case, Episode
+from workbench.errors import WorkbenchError
+from workbench.hindsight.replay import Move, Plan, replay
+
+log = logging.getLogger(__name__)
+
+FEEDBACK = {"immediate": "satisfaction", "partial": "partial", "oracle": "hindsight"}
+"""Feedback type -> the outcome field holding the scripted customer's rating."""
+_RATE_SYSTEM = ("You are the customer of this conversation. Rate how satisfied you are with it from 1 (very "
+                "unsatisfied) to 5 (very satisfied). Answer with the number only.")
+_RATING = re.compile(r"[1-5]")
+
+
+def plans(env: DialogueEnv, cases: Sequence[Case], *, pairs: int, seed: int) -> list[Plan]:
+    """Two plans per pair: for each case, ``pairs`` pairs of different strategies, each pair on one seed."""
+    names = [s.name for s in env.strategies]
+    if len(names) < 2:
+        raise WorkbenchError(f"{env.name} has fewer than two strategies to compare")
+    rng, out = random.Random(seed), []
+    for i, case in enumerate(cases):
+        for j in range(pairs):
+            episode_seed = seed * 1_000_003 + i * 97 + j
+            for side, name in zip("ab", rng.sample(names, 2)):
+                out.append(Plan(f"{case.id}#{j}", case, episode_seed, [Move(name)] * env.max_turns,
+                                {"pair": f"{case.id}#{j}", "side": side, "strategy": name, "suffix": f"#{j}{side}"}))
+    return out
+
+
+def agent_messages(env: DialogueEnv, episode: Episode) -> list[dict[str, str]]:
+    """The assistant's own prompt before its first turn (as with no planner), as TRL conversational messages."""
+    state = env.begin(episode.case, 0)
+    return [_row(m) for m in env.agent_prompt(state, None)]
+
+
+def _row(message: BaseMessage) -> dict[str, str]:
+    return {"role": {"system": "system", "ai": "assistant"}.get(message.type, "user"), "content": message.text}
+
+
+def rating_prompt(episode: Episode, feedback: str) -> list[BaseMessage]:
+    """The chat labeller's prompt: the dialogue, plus the consequence its feedback type reveals."""
+    lines = [f"{t.role}: {t.text}" for t in episode.turns]
+    case, bought = episode.case, episode.outcome.get("bought")
+    options = case.fields.get("options", [])
+    if feedback == "partial" and bought:
+        option = next(o for o in options if o["name"] == bought)
+        lines.append(f"Later, using the {bought}, you find it has: {', '.join(option['features'])}.")
+    if feedback == "oracle":
+        lines.append("Later you learn what each option really had: "
+                     + "; ".join(f"{o['name']} (${o['price']}): {', '.join(o['features'])}" for o in options) + ".")
+    return [SystemMessage(_RATE_SYSTEM), HumanMessage("\n".join(lines) + "\nYour rating (1-5):")]
+
+
+def ratings(episodes: Sequence[Episode], feedback: str, labeller: BaseChatModel | None) -> list[float | None]:
+    """Each episode's rating of type ``feedback``: the scripted customer's, or ``labeller``'s (None if unparsable)."""
+    if labeller is None:
+        return [float(e.outcome[FEEDBACK[feedback]]) for e in episodes]
+    answers = labeller.batch([rating_prompt(e, feedback) for e in episodes])
+    parsed = [float(m.group(0)) if (m := _RATING.search(str(a.content))) else None for a in answers]
+    if None in parsed:
+        log.warning("%s labeller: %d of %d ratings had no digit 1-5 and give no pair", feedback,
+                    parsed.count(None), len(parsed))
+    return parsed
+
+
+def simulate(env: DialogueEnv, cases: Sequence[Case], *, pairs: int = 1, seed: int = 0,
+             labeller: BaseChatModel | None = None, batch_size: int = 256,
+             progress: bool = True) -> tuple[list[Episode], dict[str, list[dict[str, Any]]]]:
+    """The played dialogues, and for each feedback type its preference rows (module docstring)."""
+    if "satisfaction" not in env.metric_names:
+        raise WorkbenchError(f"environment {env.name!r} has no satisfaction ratings to simulate (use marketplace)")
+    episodes = replay(env, plans(env, cases, pairs=pairs, seed=seed), batch_size=batch_size, progress=progress,
+                      desc="simulating pairs")
+    rows: dict[str, list[dict[str, Any]]] = {}
+    for feedback in FEEDBACK:
+        scores = ratings(episodes, feedback, labeller)
+        rows[feedback] = []
+        for i in range(0, len(episodes), 2):
+            (a, b), (sa, sb) = episodes[i:i + 2], scores[i:i + 2]
+            if sa is None or sb is None or sa == sb:
+                continue
+            chosen, rejected = (a, b) if sa > sb else (b, a)
+            reply = [next(t for t in e.turns if t.role == env.agent_role) for e in (chosen, rejected)]
+            rows[feedback].append({"prompt": agent_messages(env, chosen),
+                                   "chosen": [{"role": "assistant", "content": reply[0].text}],
+                                   "rejected": [{"role": "assistant", "content": reply[1].text}],
+                                   "pair": chosen.provenance["pair"], "margin": abs(sa - sb),
+                                   "chosen_id": chosen.id, "rejected_id": rejected.id})
+    return episodes, rows
