@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from workbench.env import DialogueEnv
 from workbench.episodes import Case, Episode, Turn, load_episodes
 from workbench.errors import WorkbenchError
+from workbench.rollout import episode_seed
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,7 @@ def plans_from_cases(env: type[DialogueEnv], cases: Sequence[Case], *, keep_text
         if not keep_text and any(m.strategy is None for m in moves):
             raise WorkbenchError(f"{case.id}: an agent turn has no strategy label; replay its text instead")
         if moves:
-            plans.append(Plan(case.id, case, seed * 1_000_003 + i, moves, {"origin": "human"}))
+            plans.append(Plan(case.id, case, episode_seed(seed, i), moves, {"origin": "human"}))
     if not plans:
         raise WorkbenchError("no dialogue with agent turns among the cases")
     return plans
