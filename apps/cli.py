@@ -65,6 +65,8 @@ def cmd_selfplay(argv: Sequence[str]) -> None:
 def data_counts(env) -> str:
     """How many cases the environment's default data hold, and how many annotated dialogues its SFT files."""
     cases = env.cases()
+    if not env.sft_sources():
+        return f"{len(cases):,} cases; no annotated dialogues"
     annotated = [c for f in env.sft_sources() for c in env.cases(f)]
     labels = len(env.planner_examples(annotated))
     return (f"{len(cases):,} cases in {env.default_source()}; {len(annotated):,} strategy-annotated dialogues "

@@ -38,12 +38,9 @@ class MarketplaceEnv(DialogueEnv):
         """300 generated shopping trips, or a JSONL file of them (see :mod:`.cases`)."""
         return load_cases(source)
 
-    @staticmethod
-    def default_source() -> Path:
-        return Path("generated")  # no file: the cases are generated
-
     @classmethod
     def sft_sources(cls) -> list[Path]:
+        """None: the cases are generated, without human dialogues."""
         return []
 
     def opening(self, state: DialogueState) -> list[Turn]:
