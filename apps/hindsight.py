@@ -106,12 +106,14 @@ def run_simulate(config: SimulateConfig):
     """Play the pairs, label them three ways and write ``<out>/preferences/<feedback>.jsonl``."""
     from apps.models import load_models
     from workbench.evaluate import format_rows
-    from workbench.hindsight.simulate import FEEDBACK, simulate
+    from workbench.hindsight.simulate import FEEDBACK, check_env, simulate
+    from workbench.registry import env_class
     from workbench.runs import Run, atomic_write
     from workbench.splits import split_cases
 
     if config.pairs < 1:
         raise WorkbenchError("--pairs must be at least 1")
+    check_env(env_class(config.env))
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
     labeller = load_models({"labeller": config.labeller}, config.seed)["labeller"] if config.labeller else None

@@ -143,7 +143,7 @@ def test_hindsight_simulation_labels_pairs_three_ways(tmp_path, capsys):
     first = json.loads((tmp_path / "rlhs" / "preferences" / "oracle.jsonl").read_text().splitlines()[0])
     assert {"prompt", "chosen", "rejected"} <= set(first)
     assert main(["hindsight", "simulate", "--env", "persuasion", "--out", str(tmp_path / "p")]) == 2
-    assert "no satisfaction ratings" in capsys.readouterr().err
+    assert "no satisfaction ratings" in capsys.readouterr().err and not (tmp_path / "p").exists()
 
 
 def test_an_unlabelled_human_turn_cannot_be_spoken_by_the_template():

@@ -36,6 +36,12 @@ _RATE_SYSTEM = ("You are the customer of this conversation. Rate how satisfied y
 _RATING = re.compile(r"[1-5]")
 
 
+def check_env(env: type[DialogueEnv]) -> None:
+    """Refuse an environment whose outcomes carry no satisfaction ratings."""
+    if "satisfaction" not in env.metric_names:
+        raise WorkbenchError(f"environment {env.name!r} has no satisfaction ratings to simulate (use marketplace)")
+
+
 def plans(env: DialogueEnv, cases: Sequence[Case], *, pairs: int, seed: int) -> list[Plan]:
     """Two plans per pair: for each case, ``pairs`` pairs of different strategies, each pair on one seed."""
     names = [s.name for s in env.strategies]
@@ -91,8 +97,7 @@ def simulate(env: DialogueEnv, cases: Sequence[Case], *, pairs: int = 1, seed: i
              labeller: BaseChatModel | None = None, batch_size: int = 256,
              progress: bool = True) -> tuple[list[Episode], dict[str, list[dict[str, Any]]]]:
     """The played dialogues, and for each feedback type its preference rows (module docstring)."""
-    if "satisfaction" not in env.metric_names:
-        raise WorkbenchError(f"environment {env.name!r} has no satisfaction ratings to simulate (use marketplace)")
+    check_env(type(env))
     episodes = replay(env, plans(env, cases, pairs=pairs, seed=seed), batch_size=batch_size, progress=progress,
                       desc="simulating pairs")
     rows: dict[str, list[dict[str, Any]]] = {}
