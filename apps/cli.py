@@ -1,5 +1,5 @@
 """The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
-``hindsight``."""
+``hindsight``, ``app``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ COMMANDS = {
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
                  "labelling preferences (RLHS)",
+    "app": "the Gradio app: chat with agents, watch self-play, run training jobs, give verbal feedback",
 }
 
 PPDPP_HELP = "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"
@@ -154,7 +155,14 @@ def cmd_hindsight(argv: Sequence[str]) -> None:
     run(argv)
 
 
-HANDLERS = {"envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
+def cmd_app(argv: Sequence[str]) -> None:
+    from apps.app import AppConfig, run_app
+    from workbench.config import parse_config
+
+    run_app(parse_config(AppConfig, argv, prog="workbench app", description=COMMANDS["app"]))
+
+
+HANDLERS = {"app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
             "feedback": cmd_feedback, "evaluate": cmd_evaluate, "hindsight": cmd_hindsight}
 
 

@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass, field
 
 from agents.policies import make_policy
-from apps.simulation import SimulationConfig, build_simulation
+from apps.models import load_models
+from apps.simulation import ModelLoader, SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
 from workbench.evaluate import format_table, metrics_table, plot_outcomes
-from workbench.rollout import rollout
+from workbench.rollout import StepHook, rollout
 from workbench.runs import Run
 
 
@@ -20,11 +21,13 @@ class SelfPlayConfig(SimulationConfig):
     n: int = field(default=100, metadata={"help": "number of episodes", "aliases": ["-n"]})
 
 
-def run_selfplay(config: SelfPlayConfig) -> tuple[Run, dict[str, float]]:
-    """Play ``config.n`` episodes into ``config.out``; return the run and its metrics table."""
+def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
+                 on_step: StepHook | None = None) -> tuple[Run, dict[str, float]]:
+    """Play ``config.n`` episodes into ``config.out``; return the run and its metrics table (``load`` and
+    ``on_step``: see ``build_simulation`` and ``rollout``)."""
     if config.n < 1:
         raise WorkbenchError("n must be at least 1")
-    sim = build_simulation(config)
+    sim = build_simulation(config, load)
     cases = sim.cls.cases(config.data)
     agent = sim.agent(make_policy(config.policy, sim.cls, sim.models["agent"]), config)
     resumable = ("resume", "n", "progress")
@@ -32,7 +35,7 @@ def run_selfplay(config: SelfPlayConfig) -> tuple[Run, dict[str, float]]:
     stored = run.episodes()
     new = rollout(sim.env, agent, cases, n=config.n, seed=config.seed, batch_size=config.batch_size, run=run,
                   skip=[e.provenance["index"] for e in stored], provenance=sim.provenance(resumable),
-                  progress=config.progress)
+                  progress=config.progress, on_step=on_step)
     episodes = sorted(stored + new, key=lambda e: e.provenance["index"])[: config.n]
     table = metrics_table(sim.cls, episodes)
     run.log_metrics({"event": "selfplay", **table})

@@ -12,7 +12,7 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from langchain_core.language_models import BaseChatModel
 
@@ -118,8 +118,13 @@ def with_adapters(model: BaseChatModel | None, names: list[str], library: str | 
     return model.bind(adapter=active)
 
 
-def build_simulation(config: SimulationConfig) -> Simulation:
-    """Load the environment class, the models the config names and the environment with its critic."""
+ModelLoader = Callable[[dict[str, str | None], int], dict[str, BaseChatModel | None]]
+"""``apps.models.load_models``'s signature: role -> spec in, role -> chat model out."""
+
+
+def build_simulation(config: SimulationConfig, load: ModelLoader = load_models) -> Simulation:
+    """Load the environment class, the models the config names (with ``load``: e.g. the app's shared models)
+    and the environment with its critic."""
     cls = env_class(config.env)
     sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
     wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")
@@ -127,7 +132,7 @@ def build_simulation(config: SimulationConfig) -> Simulation:
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
     adapters = adapter_names(config.adapters, config.adapter_library) if config.adapters else None
     settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec, "adapters": adapters}
-    models = load_models(specs, config.seed)
+    models = load(specs, config.seed)
     if adapters:
         models["agent"] = with_adapters(models["agent"], adapters, config.adapter_library)
     env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,

@@ -61,8 +61,14 @@ def test_feedback_records_become_pairs_and_labels():
         {"prompt": prompt, "response": "Go away", "rating": "dislike"},
     ])
     assert pairs == [{"prompt": prompt, "chosen": [{"role": "assistant", "content": "Hello, how can I help?"}],
-                      "rejected": [{"role": "assistant", "content": "Yo"}]}]
+                      "rejected": [{"role": "assistant", "content": "Yo"}]},
+                     {"prompt": prompt, "chosen": [{"role": "assistant", "content": "Hello!"}],
+                      "rejected": [{"role": "assistant", "content": "Go away"}]}]
     assert [r["label"] for r in unpaired] == [True, False]
+    other = [{"role": "user", "content": "Bye"}]
+    pairs, _ = feedback_rows([{"prompt": prompt, "response": "Hello!", "rating": "like"},
+                              {"prompt": other, "response": "Go away", "rating": "dislike"}])
+    assert pairs == []  # a like and a dislike pair up only under the same prompt
     with pytest.raises(WorkbenchError, match="rating must be"):
         feedback_rows([{"prompt": prompt, "response": "x", "rating": "meh"}])
     with pytest.raises(WorkbenchError, match="unknown pairing"):

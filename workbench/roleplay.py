@@ -22,9 +22,13 @@ log = logging.getLogger(__name__)
 _ROLE_PREFIX = re.compile(r"^\s*[A-Za-z][\w ]{0,20}:\s*")
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def clean_utterance(text: str, fallback: str) -> str:
-    """First line of a generated turn, without a leading "Role:" echo; ``fallback`` (logged) if empty."""
-    line = text.strip().split("\n", 1)[0].strip()
+    """First line of a generated turn, without a leading "Role:" echo or control characters, its spaces
+    collapsed; ``fallback`` (logged) if empty."""
+    line = " ".join(_CONTROL.sub(" ", text.strip().split("\n", 1)[0]).split())
     line = _ROLE_PREFIX.sub("", line, count=1).strip()
     if not line:
         log.warning("empty model utterance; using fallback %r", fallback)

@@ -13,7 +13,7 @@ that their simulator and critic calls share batches.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Hashable, Mapping, Sequence
+from typing import Any, Callable, Hashable, Mapping, Sequence
 
 from tqdm.auto import tqdm
 
@@ -23,26 +23,33 @@ from workbench.errors import WorkbenchError
 from workbench.runs import Run
 
 
+StepHook = Callable[[Sequence[tuple[int, DialogueState]], Sequence[Episode]], None]
+"""Called after every lockstep step with the live ``(index, state)`` pairs (their turns so far, read-only)
+and the episodes that step finished (e.g. to stream a dialogue and the metrics to a page)."""
+
+
 def episode_seed(seed: int, index: int) -> int:
     return seed * 1_000_003 + index
 
 
 def rollout(env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, n: int, seed: int = 0,
             batch_size: int = 32, run: Run | None = None, skip: Sequence[int] = (),
-            provenance: dict[str, Any] | None = None, progress: bool = True) -> list[Episode]:
+            provenance: dict[str, Any] | None = None, progress: bool = True,
+            on_step: StepHook | None = None) -> list[Episode]:
     """Play episodes ``0..n-1`` except those in ``skip`` (already stored); return them by index."""
     return rollout_many(env, {None: agent}, cases, n=n, seed=seed, batch_size=batch_size, run=run,
-                        skip=[(None, i) for i in skip], provenance={None: provenance or {}}, progress=progress)[None]
+                        skip=[(None, i) for i in skip], provenance={None: provenance or {}}, progress=progress,
+                        on_step=on_step)[None]
 
 
 def rollout_many(env: DialogueEnv, agents: Mapping[Hashable, Agent], cases: Sequence[Case], *, n: int,
                  seed: int = 0, batch_size: int = 32, run: Run | None = None,
                  skip: Sequence[tuple[Hashable, int]] = (), provenance: Mapping[Hashable, dict[str, Any]] | None = None,
-                 progress: bool = True) -> dict[Hashable, list[Episode]]:
+                 progress: bool = True, on_step: StepHook | None = None) -> dict[Hashable, list[Episode]]:
     """Episodes ``0..n-1`` for every agent (keyed, e.g. by planner) in one lockstep: episode ``i``
     plays the same case with the same seed for every agent, each agent acts for its own dialogues,
     and the simulator and critic see all live dialogues as one batch. ``skip`` lists ``(key, i)``
-    already stored; ``provenance[key]`` goes into that agent's episodes."""
+    already stored; ``provenance[key]`` goes into that agent's episodes; ``on_step`` sees every step."""
     if not cases:
         raise WorkbenchError("no cases to play")
     if batch_size < 1:
@@ -73,4 +80,6 @@ def rollout_many(env: DialogueEnv, agents: Mapping[Hashable, Agent], cases: Sequ
             for (k, i, _), e in zip(ended, episodes):
                 finished[k][i] = e
             bar.update(len(episodes))
+            if on_step is not None:
+                on_step([(i, s) for _, i, s in live], episodes)
     return {key: [eps[i] for i in sorted(eps)] for key, eps in finished.items()}

@@ -61,7 +61,7 @@ def settled_dir(path: str | Path) -> Path | None:
     return path if path.exists() else old if old.exists() else None
 
 
-def _append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
+def append_lines(path: Path, rows: Iterable[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
         for row in rows:
@@ -112,7 +112,7 @@ class Run:
 
     # -- episodes --------------------------------------------------------------------------
     def append_episodes(self, episodes: Iterable[Episode]) -> None:
-        _append_lines(self.path / EPISODES, (e.to_row() for e in episodes))
+        append_lines(self.path / EPISODES, (e.to_row() for e in episodes))
 
     def keep_episodes(self, keep: Callable[[Episode], bool]) -> None:
         """Rewrite the episode file with only the episodes ``keep`` accepts (atomically)."""
@@ -127,7 +127,7 @@ class Run:
 
     # -- metrics, plots, summary -------------------------------------------------------------
     def log_metrics(self, record: dict[str, Any]) -> None:
-        _append_lines(self.path / METRICS, [record])
+        append_lines(self.path / METRICS, [record])
 
     def metrics(self) -> list[dict[str, Any]]:
         file = self.path / METRICS

@@ -22,7 +22,9 @@ def clean_line(text: str) -> str:
 
 
 def _local(model: Any) -> bool:
-    return isinstance(getattr(model, "bound", model), LocalChatModel)
+    """Whether ``model`` is a ``LocalChatModel``, bound or behind a ``BatchingChatModel``."""
+    model = getattr(model, "bound", model)
+    return isinstance(getattr(model, "inner", model), LocalChatModel)
 
 
 def respond_batch(model: Any, conversations: Sequence[Sequence[BaseMessage]], speakers: str | Sequence[str], *,

@@ -10,7 +10,8 @@
   original episode's id, ``provenance["branch_turn"]``: the rewritten turn's index) against their
   original, the higher return from that turn chosen (Hong et al. 2024, hindsight regeneration).
 - **From the app** (:func:`feedback_rows`): an edited reply is preferred to the reply it replaced
-  (a pair); a like or dislike labels the reply (an unpaired, KTO-style row).
+  (a pair); a like or dislike labels the reply (an unpaired, KTO-style row); and a liked reply is
+  preferred to a disliked one to the same prompt (a pair: e.g. a reply and its retry).
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def _hindsight_pairs(episodes: Sequence[Episode], agent_role: str, min_margin: f
 def feedback_rows(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """``(pairs, unpaired)`` from app feedback records ``{"prompt": messages, "response": text,
     "rating": "like" | "dislike" | None, "edit": text | None}``."""
+    import json
+
     pairs, unpaired = [], []
+    rated: dict[str, dict[bool, list[dict[str, Any]]]] = defaultdict(lambda: {True: [], False: []})
     for n, r in enumerate(records):
         if "prompt" not in r or "response" not in r:
             raise WorkbenchError(f"feedback record {n} lacks 'prompt' or 'response'")
@@ -86,6 +90,12 @@ def feedback_rows(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any
                           "rejected": reply})
         if r.get("rating") in ("like", "dislike"):
             unpaired.append({"prompt": r["prompt"], "completion": reply, "label": r["rating"] == "like"})
+            group = rated[json.dumps(r["prompt"], sort_keys=True)][r["rating"] == "like"]
+            if reply not in group:
+                group.append(reply)
         elif r.get("rating") is not None:
             raise WorkbenchError(f"feedback record {n}: rating must be like, dislike or null, got {r['rating']!r}")
+    for key, replies in rated.items():
+        pairs += [{"prompt": json.loads(key), "chosen": good, "rejected": bad}
+                  for good in replies[True] for bad in replies[False]]
     return pairs, unpaired

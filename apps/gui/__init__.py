@@ -1,0 +1,1 @@
+"""The Gradio app (`workbench app`): chat, self-play, training jobs and verbal feedback in a browser."""

@@ -1,0 +1,215 @@
+"""One browser session's chat: the person speaks for the user side, the agent answers with its strategy.
+
+The dialogue runs through the environment's own batched core (``begin`` / ``advance``), so the critic
+judges every user turn exactly as in self-play. The agent's reply waits as ``pending`` until the person
+answers it; undo and retry work on snapshots of that state. Likes, dislikes and edits of agent messages
+are appended to a feedback log that is kept in TRL's preference formats for ``workbench train dpo``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+from apps.chat import UnjudgedCritic
+from workbench.env import Agent, DialogueEnv, DialogueState
+from workbench.episodes import Case, Episode, Turn
+from workbench.errors import WorkbenchError
+from workbench.runs import Run, append_lines, atomic_write
+from workbench.training.episodic import dialogue_messages
+from workbench.training.preferences import feedback_rows
+
+FEEDBACK = "app-feedback"
+CHATS = "app-chats"
+
+
+class PersonTurns:
+    """The user simulator of a chat: it speaks the text the person just typed."""
+
+    name = "human"
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def start(self, state: DialogueState) -> None:
+        """A person needs no drawn persona."""
+
+    def respond(self, states: Sequence[DialogueState]) -> list[Turn]:
+        return [Turn(role=s.user_role, text=self.text) for s in states]
+
+
+@dataclass
+class ChatSession:
+    """A dialogue between a person and an agent, with undo and retry."""
+
+    env: DialogueEnv
+    agent: Agent
+    case: Case
+    seed: int
+    judged: bool
+    specs: dict[str, Any] = field(default_factory=dict)
+    """The models, planner and adapters the chat was started with (kept with the saved episode)."""
+    state: DialogueState | None = None
+    pending: Turn | None = None
+    history: list[tuple[DialogueState, Turn | None]] = field(default_factory=list)
+
+    @classmethod
+    def start(cls, env_cls: type[DialogueEnv], agent: Agent, critic: Any, case: Case, *, seed: int,
+              max_turns: int | None = None, specs: dict[str, Any] | None = None) -> ChatSession:
+        """A new dialogue on ``case``; the agent makes its first move (``critic`` None: turns are not judged)."""
+        env = env_cls(PersonTurns(), critic or UnjudgedCritic(), max_turns=max_turns)
+        session = cls(env=env, agent=agent, case=case, seed=seed, judged=critic is not None, specs=dict(specs or {}))
+        session.state = env.begin(case, seed)
+        session.pending = session._agent_turn()
+        return session
+
+    @property
+    def finished(self) -> bool:
+        return self.state.done or self.state.truncated
+
+    def _agent_turn(self) -> Turn:
+        (turn,) = self.agent.act([self.state])
+        return turn
+
+    def send(self, text: str) -> None:
+        """The person answers the pending agent turn; the critic judges; the agent answers unless it ended."""
+        text = " ".join(text.split())
+        if not text:
+            raise WorkbenchError("type a message first")
+        if self.finished or self.pending is None:
+            raise WorkbenchError("this dialogue has ended: start a new chat")
+        self.history.append(copy.deepcopy((self.state, self.pending)))
+        self.env.simulator.text = text
+        self.env.advance([self.state], [self.pending])
+        self.pending = None if self.finished else self._agent_turn()
+
+    def undo(self) -> None:
+        """Take back the person's last message (and what followed it)."""
+        if not self.history:
+            raise WorkbenchError("nothing to undo")
+        self.state, self.pending = self.history.pop()
+
+    def retry(self) -> None:
+        """Let the agent answer the same dialogue again."""
+        if self.pending is None:
+            raise WorkbenchError("the dialogue has ended: there is no agent reply to retry")
+        self.pending = self._agent_turn()
+
+    # ----- what the page shows -----
+
+    def turns(self) -> list[Turn]:
+        return self.state.turns + ([self.pending] if self.pending else [])
+
+    def messages(self) -> list[dict[str, str]]:
+        """Chatbot messages: the agent as the assistant, with its strategy and probability under each reply."""
+        out = []
+        for turn in self.turns():
+            if turn.role != self.state.agent_role:
+                out.append({"role": "user", "content": turn.text})
+                continue
+            note = ""
+            if turn.strategy:
+                prob = turn.info.get("strategy_prob")
+                note = f"\n\n*strategy: {turn.strategy}" + ("" if prob is None else f" (p = {prob:.2f})") + "*"
+            out.append({"role": "assistant", "content": turn.text + note})
+        return out
+
+    def verdicts(self) -> list[list[Any]]:
+        """One row per judged user turn: turn, the agent's strategy, the critic's verdict, reward, running reward."""
+        rows, total = [], 0.0
+        agent_turns = [t for t in self.state.turns[self.state.opening:] if t.role == self.state.agent_role]
+        for n, (turn, verdict) in enumerate(zip(agent_turns, self.state.verdicts), 1):
+            total += verdict.reward
+            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged",
+                         round(verdict.reward, 3), round(total, 3)])
+        return rows
+
+    def outcome(self) -> dict[str, Any] | None:
+        return self.env.outcome(self.state) if self.finished else None
+
+    def episode(self, provenance: dict[str, Any]) -> Episode:
+        return self.env.finish(self.state, provenance=provenance)
+
+    # ----- feedback on agent messages -----
+
+    def agent_turn_at(self, index: int) -> Turn:
+        turns = self.turns()
+        if not self.state.opening <= index < len(turns) or turns[index].role != self.state.agent_role:
+            raise WorkbenchError("only the agent's own replies take likes, dislikes and edits (not the user's "
+                                 "messages or the scripted opening)")
+        return turns[index]
+
+    def feedback_record(self, index: int, *, rating: str | None = None, edit: str | None = None) -> dict[str, Any]:
+        """The app feedback record (``workbench.training.preferences.feedback_rows``) of agent message ``index``:
+        the dialogue before it as the prompt, in TRL's conversational format."""
+        turn = self.agent_turn_at(index)
+        return {"prompt": dialogue_messages(self.turns()[:index], self.state.agent_role), "response": turn.text,
+                "rating": rating, "edit": edit, "env": self.env.name, "case": self.case.id,
+                "strategy": turn.strategy, "time": time.time()}
+
+    def edit(self, index: int, text: str) -> dict[str, Any]:
+        """Replace agent message ``index`` by the person's text (later turns see it); returns its feedback record."""
+        text = " ".join(text.split())
+        if not text:
+            raise WorkbenchError("an edited message cannot be empty")
+        record = self.feedback_record(index, edit=text)
+        self.agent_turn_at(index).text = text
+        return record
+
+
+def describe(verdict: Any) -> str:
+    """A verdict in a few words: whether the dialogue ended, how, and the critic's scalar findings."""
+    state = ("ended: success" if verdict.success else "ended: failure") if verdict.done else "going on"
+    facts = [f"{k} {v}" for k, v in verdict.info.items() if isinstance(v, (int, float, str)) and k != "judged"]
+    return "; ".join([state, *facts])
+
+
+class FeedbackLog:
+    """The app's feedback dataset: ``feedback.jsonl`` (every record), ``preferences.jsonl`` (TRL pairs, for
+    ``train dpo``) and ``unpaired.jsonl`` (TRL unpaired preference rows, for ``train kto``)."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
+        self._lock = threading.Lock()
+
+    @property
+    def records_file(self) -> Path:
+        return self.folder / "feedback.jsonl"
+
+    def records(self) -> list[dict[str, Any]]:
+        file = self.records_file
+        return [json.loads(line) for line in file.read_text().splitlines() if line.strip()] if file.exists() else []
+
+    def add(self, record: dict[str, Any]) -> tuple[int, int]:
+        """Append ``record`` and rewrite the TRL files; returns (pairs, unpaired rows) now in them."""
+        with self._lock:
+            append_lines(self.records_file, [record])
+            pairs, unpaired = feedback_rows(self.records())
+            atomic_write(self.folder / "preferences.jsonl", "".join(json.dumps(r) + "\n" for r in pairs))
+            atomic_write(self.folder / "unpaired.jsonl", "".join(json.dumps(r) + "\n" for r in unpaired))
+        return len(pairs), len(unpaired)
+
+
+def pick_case(cases: Sequence[Case], case_id: str | None, seed: int) -> Case:
+    """The case named ``case_id``, or one drawn with ``seed`` when it is empty."""
+    if not cases:
+        raise WorkbenchError("the environment has no cases")
+    if not (case_id or "").strip():
+        return random.Random(seed).choice(list(cases))
+    found = next((c for c in cases if c.id == case_id.strip()), None)
+    if found is None:
+        raise WorkbenchError(f"no case {case_id.strip()!r} (ids look like {cases[0].id!r})")
+    return found
+
+
+def save_chat(runs_root: Path, session: ChatSession) -> Path:
+    """Append a finished chat as an episode to ``<runs>/app-chats/<env>``."""
+    run = Run.open(runs_root / CHATS / session.env.name, {"env": session.env.name, "kind": "chat"}, resume=True)
+    run.append_episodes([session.episode({"models": session.specs, "seed": session.seed, "user": "human"})])
+    return run.path

@@ -1,0 +1,142 @@
+"""The app's chat session, feedback log, self-play stream and path confinement, without a browser."""
+
+import json
+
+import pytest
+
+from agents.policies import RandomPolicy
+from agents.template import TemplateAgent
+from apps.app import AppConfig, build_app
+from apps.gui.chat import ChatSession, FeedbackLog, pick_case, save_chat
+from apps.gui.paths import RunsFolder
+from apps.gui.selfplay import browse, stream_selfplay
+from apps.gui.ui import bind, open_run, safe_options, shown
+from apps.selfplay import SelfPlayConfig
+from apps.models import load_models
+from simulators.negotiation import NegotiationEnv
+from workbench.env import Verdict
+from workbench.errors import WorkbenchError
+from workbench.training.data import load_rows
+
+
+class DealCritic:
+    """Ends the dialogue with success when the person says "deal"; rewards 0.1 per turn before that."""
+
+    def judge(self, states):
+        return [Verdict(1.0, True, True, info={"deal": True}) if "deal" in s.turns[-1].text else
+                Verdict(0.1, False, False, info={"deal": False}) for s in states]
+
+
+@pytest.fixture
+def session():
+    case = pick_case(NegotiationEnv.cases(), "", seed=0)
+    agent = TemplateAgent(NegotiationEnv, RandomPolicy(NegotiationEnv.strategies))
+    return ChatSession.start(NegotiationEnv, agent, DealCritic(), case, seed=0, specs={"agent": None})
+
+
+def test_a_chat_judges_each_turn_and_undo_and_retry_restore_and_redo(session):
+    opening = len(session.state.turns)
+    first = session.messages()[-1]
+    assert first["role"] == "assistant" and "*strategy: " in first["content"] and "(p = 0.09)" in first["content"]  # 1 of 11
+    session.send("  It is  $100. ")
+    assert session.state.turns[-1].text == "It is $100."
+    assert session.verdicts() == [[1, session.state.turns[opening].strategy, "going on; deal False", 0.1, 0.1]]
+    before = [t.text for t in session.turns()]
+    session.send("No.")
+    assert len(session.verdicts()) == 2 and session.verdicts()[-1][-1] == 0.2
+    session.undo()
+    assert [t.text for t in session.turns()] == before
+    pending = session.pending
+    for _ in range(20):
+        session.retry()
+        if session.pending.text != pending.text:
+            break
+    assert session.pending.text != pending.text and len(session.state.turns) == len(before) - 1
+    session.send("Fine, deal.")
+    assert session.finished and session.pending is None and session.outcome()["success"] is False  # no price
+    with pytest.raises(WorkbenchError, match="has ended"):
+        session.send("hello?")
+    with pytest.raises(WorkbenchError, match="type a message"):
+        session.send("   ")
+
+
+def test_likes_dislikes_and_edits_become_trl_preference_data(session, tmp_path):
+    log = FeedbackLog(tmp_path / "fb")
+    index = len(session.turns()) - 1
+    liked = session.pending.text
+    assert log.add(session.feedback_record(index, rating="like")) == (0, 1)
+    session.retry()
+    while session.pending.text == liked:
+        session.retry()
+    assert log.add(session.feedback_record(index, rating="dislike")) == (1, 2)
+    assert log.add(session.edit(index, "Would you take $80?")) == (2, 2)
+    assert session.pending.text == "Would you take $80?"
+    with pytest.raises(WorkbenchError, match="only the agent's own replies"):
+        session.feedback_record(0, rating="like")  # the seller's opening
+    pairs = [json.loads(line) for line in (tmp_path / "fb" / "preferences.jsonl").read_text().splitlines()]
+    assert pairs[1]["chosen"] == [{"role": "assistant", "content": liked}]
+    assert pairs[1]["prompt"][-1] == {"role": "user", "content": session.state.turns[-1].text}
+    rows, _ = load_rows(str(tmp_path / "fb" / "preferences.jsonl"), "preference", agent_role=None)
+    assert len(rows) == 2 and {"prompt", "chosen", "rejected"} <= set(rows.column_names)
+    assert [r["rating"] for r in log.records()] == ["like", "dislike", None]
+
+
+def test_a_finished_chat_is_saved_as_an_episode(session, tmp_path):
+    session.send("deal")
+    folder = save_chat(tmp_path, session)
+    (episode,) = browse(folder, "all")
+    assert episode.turns[-1].text == "deal" and episode.provenance["user"] == "human"
+
+
+def test_selfplay_streams_the_dialogue_and_metrics_as_episodes_finish(tmp_path):
+    config = SelfPlayConfig(env="negotiation", n=3, batch_size=2, out=str(tmp_path / "sp"), progress=False)
+    snaps = list(stream_selfplay(config, load_models))
+    assert [s.finished for s in snaps] == sorted(s.finished for s in snaps) and snaps[-1].done
+    assert any("in play" in s.watching for s in snaps) and "**Buyer** *[" in snaps[-1].watching
+    assert snaps[-1].metrics["episodes"] == 3 and snaps[-1].run_dir == tmp_path / "sp"
+    assert {"SR", "AT"} <= set(next(s for s in snaps if s.finished).metrics)
+    success = browse(tmp_path / "sp", "success")
+    failure = browse(tmp_path / "sp", "failure")
+    assert len(success) + len(failure) == 3
+    assert all(e.outcome["success"] for e in success) and not any(e.outcome["success"] for e in failure)
+
+
+def test_paths_outside_the_runs_folder_are_refused(tmp_path):
+    runs = RunsFolder(tmp_path / "runs")
+    (tmp_path / "secret").mkdir()
+    (runs.root / "link").symlink_to(tmp_path / "secret")
+    for bad in ("../../etc/passwd", "/etc/passwd", "a/../../secret", "link", str(tmp_path / "secret")):
+        with pytest.raises(WorkbenchError, match="refused .*inside the runs folder"):
+            runs.resolve(bad)
+    assert runs.resolve("a/../b") == runs.root / "b"
+    assert runs.resolve(str(runs.root / "c")) == runs.root / "c"
+    with pytest.raises(WorkbenchError, match="no such file"):
+        runs.resolve("missing", must_exist=True)
+    app, _ = build_app(AppConfig(runs=str(tmp_path / "runs"), models=[], preload=False))
+    *_, status = shown(3)(bind(app, open_run))("../../etc/passwd", "all")
+    assert status.startswith("**Error:** refused '../../etc/passwd'")
+    assert safe_options(app, "--lr 1e-3 --data sub/x.jsonl") == ["--lr", "1e-3", "--data", str(runs.root / "sub/x.jsonl")]
+    for bad, match in (("--data ../../etc/passwd", "refused"), ("--out /tmp/x", "set by the app"),
+                       ("--data 'open", "options")):
+        with pytest.raises(WorkbenchError, match=match):
+            safe_options(app, bad)
+
+
+def test_uploads_are_checked_before_they_are_stored(tmp_path):
+    runs = RunsFolder(tmp_path / "runs")
+    good = tmp_path / "prefs.jsonl"
+    good.write_text(json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}) + "\n")
+    stored = runs.store_upload(good, "preference")
+    assert stored == runs.root / "uploads" / "prefs.jsonl" and stored.read_text() == good.read_text()
+    cases = {"bad.jsonl": ('{"prompt": "p"}\n', "needs columns chosen/rejected"),
+             "broken.jsonl": ('{"prompt": \n', "broken.jsonl:1: not JSON"),
+             "list.jsonl": ("[1, 2]\n", "expected a JSON object"),
+             "empty.jsonl": ("\n", "no rows"),
+             "notes.txt": ("hello\n", "expected a .jsonl file")}
+    for name, (text, match) in cases.items():
+        (tmp_path / name).write_text(text)
+        with pytest.raises(WorkbenchError, match=match):
+            runs.store_upload(tmp_path / name, "preference")
+    (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\n")
+    with pytest.raises(WorkbenchError, match="not UTF-8"):
+        runs.store_upload(tmp_path / "bin.jsonl", "preference")
