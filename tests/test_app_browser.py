@@ -205,6 +205,9 @@ def test_a_training_job_runs_alone_while_the_next_waits_and_both_can_be_cancelle
     page.locator("#train-start").click()
     first = re.search(r"Queued (\S+):", wait_text(page, "#train-status", "Queued")).group(1)
     job_status(page, first, "running")
+    page.reload()  # the job lives in the app, not the page
+    tab(page, "Train")
+    job_status(page, first, "running")
     page.locator("#train-start").click()
     second = re.search(r"Queued (\S+):", wait_text(page, "#train-status", rf"Queued (?!{first})")).group(1)
     job_status(page, second, r"queued \(#1\)")

@@ -129,7 +129,7 @@ def test_uploads_are_checked_before_they_are_stored(tmp_path):
     stored = runs.store_upload(good, "preference")
     assert stored == runs.root / "uploads" / "prefs.jsonl" and stored.read_text() == good.read_text()
     cases = {"bad.jsonl": ('{"prompt": "p"}\n', "needs columns chosen/rejected"),
-             "broken.jsonl": ('{"prompt": \n', "broken.jsonl:1: not JSON"),
+             "broken.jsonl": ('{"prompt": \n', "broken.jsonl:1: malformed JSON"),
              "list.jsonl": ("[1, 2]\n", "expected a JSON object"),
              "empty.jsonl": ("\n", "no rows"),
              "notes.txt": ("hello\n", "expected a .jsonl file")}
@@ -140,3 +140,27 @@ def test_uploads_are_checked_before_they_are_stored(tmp_path):
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\n")
     with pytest.raises(WorkbenchError, match="not UTF-8"):
         runs.store_upload(tmp_path / "bin.jsonl", "preference")
+
+
+def test_the_live_plot_shows_loss_and_reward_series_by_step():
+    from apps.gui.ui import metrics_frame
+
+    frame = metrics_frame([{"step": 1, "loss": 2.0, "learning_rate": 1e-3, "epoch": 0.1},
+                           {"step": 2, "loss": 1.5, "rewards/chosen": 0.2, "done": True},
+                           {"update": 3, "mean_return": -0.4}])
+    assert frame.values.tolist() == [[1.0, 2.0, "loss"], [2.0, 1.5, "loss"], [2.0, 0.2, "rewards/chosen"],
+                                     [3.0, -0.4, "mean_return"]]
+    assert metrics_frame([]).empty
+
+
+def test_a_turn_whose_critic_fails_leaves_the_dialogue_as_it_was(session):
+    class BrokenCritic:
+        def judge(self, states):
+            raise RuntimeError("critic server down")
+
+    before, pending = [t.text for t in session.state.turns], session.pending
+    session.env.critic = BrokenCritic()
+    with pytest.raises(RuntimeError, match="down"):
+        session.send("Hello")
+    assert [t.text for t in session.state.turns] == before and session.pending == pending
+    assert session.history == []

@@ -5,6 +5,7 @@ import threading
 import pytest
 from langchain_core.messages import HumanMessage
 
+from workbench.errors import WorkbenchError
 from workbench.llm.batcher import BatchingChatModel
 from workbench.llm.tiny import tiny_chat_model
 
@@ -33,19 +34,41 @@ def test_concurrent_requests_are_answered_in_one_batch_with_the_replies_they_get
     assert model.batch_sizes == [4]
 
 
-def test_requests_with_other_options_get_their_own_call_and_a_request_is_never_split():
-    inner = tiny_chat_model(temperature=0.0, max_tokens=4)
-    model = BatchingChatModel(inner=inner, window_s=0.3, max_batch_size=3)
+def run_together(calls):
     out = {}
-    threads = [threading.Thread(target=lambda: out.setdefault("a", model.batch(conversations(2)))),
-               threading.Thread(target=lambda: out.setdefault("b", model.bind(max_tokens=2).batch(conversations(2)))),
-               threading.Thread(target=lambda: out.setdefault("c", model.batch(conversations(2))))]
+    threads = [threading.Thread(target=lambda k=k, f=f: out.setdefault(k, f())) for k, f in calls.items()]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    assert sorted(model.batch_sizes) == [2, 2, 2]  # a, c share options but 4 > max_batch_size; b differs
-    assert all(len(v) == 2 for v in out.values())
+    return out
+
+
+def test_requests_with_other_stops_get_their_own_call_and_a_request_is_never_split():
+    inner = tiny_chat_model(temperature=0.0, max_tokens=4)
+    model = BatchingChatModel(inner=inner, window_s=0.3, max_batch_size=3)
+    out = run_together({"a": lambda: model.batch(conversations(2)),
+                        "b": lambda: model.bind(stop=["\n"]).batch(conversations(1)),
+                        "c": lambda: model.batch(conversations(2))})
+    assert sorted(model.batch_sizes) == [1, 2, 2]  # a, c share options but 4 > max_batch_size; b differs
+    assert [len(out[k]) for k in "abc"] == [2, 1, 2]
+
+
+def test_sampled_requests_at_other_temperatures_and_budgets_share_one_generate():
+    inner = tiny_chat_model(max_tokens=8)
+    greedy = [inner.generate_messages([c], temperature=0.0, max_tokens=n)[0].content
+              for c, n in zip(conversations(2), (3, 8))]
+    model = BatchingChatModel(inner=inner, window_s=0.3)
+    cold = {"a": lambda: model.bind(temperature=1e-6, max_tokens=3).invoke(conversations(2)[0]),  # ~greedy
+            "b": lambda: model.bind(temperature=2e-6, max_tokens=8).invoke(conversations(2)[1])}
+    out = run_together(cold)
+    assert model.batch_sizes == [2]
+    assert [out["a"].content, out["b"].content] == greedy
+    assert out["a"].usage_metadata["output_tokens"] <= 3
+    with pytest.raises(WorkbenchError, match="cannot mix greedy"):
+        inner.generate_messages(conversations(2), temperature=[0.0, 0.7])
+    with pytest.raises(WorkbenchError, match="max_tokens has 1 values for 2"):
+        inner.generate_messages(conversations(2), max_tokens=[3])
 
 
 def test_an_error_reaches_every_caller_of_the_failed_batch_and_the_worker_goes_on():

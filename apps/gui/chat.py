@@ -13,6 +13,7 @@ import json
 import random
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -58,6 +59,8 @@ class ChatSession:
     state: DialogueState | None = None
     pending: Turn | None = None
     history: list[tuple[DialogueState, Turn | None]] = field(default_factory=list)
+    lock: Any = field(default_factory=threading.Lock, repr=False)
+    """Held by every change, so a double click cannot interleave two turns."""
 
     @classmethod
     def start(cls, env_cls: type[DialogueEnv], agent: Agent, critic: Any, case: Case, *, seed: int,
@@ -78,28 +81,46 @@ class ChatSession:
         return turn
 
     def send(self, text: str) -> None:
-        """The person answers the pending agent turn; the critic judges; the agent answers unless it ended."""
-        text = " ".join(text.split())
+        """The person answers the pending agent turn; the critic judges; the agent answers unless it ended.
+
+        The agent's answer does not depend on the verdict, so it is generated while the critic judges (on a
+        shared ``BatchingChatModel`` both are one ``generate``) and dropped if the verdict ends the dialogue."""
+        with self.lock:
+            self._send(" ".join(text.split()))
+
+    def _send(self, text: str) -> None:
         if not text:
             raise WorkbenchError("type a message first")
         if self.finished or self.pending is None:
             raise WorkbenchError("this dialogue has ended: start a new chat")
         self.history.append(copy.deepcopy((self.state, self.pending)))
+        ahead = copy.deepcopy(self.state)  # the dialogue as the agent sees it once the person has spoken
+        ahead.turns += [copy.deepcopy(self.pending), Turn(role=ahead.user_role, text=text)]
         self.env.simulator.text = text
-        self.env.advance([self.state], [self.pending])
-        self.pending = None if self.finished else self._agent_turn()
+        try:
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                answer = pool.submit(lambda: self.agent.act([ahead])[0])
+                self.env.advance([self.state], [self.pending])
+                turn = answer.result()
+        except Exception:  # nothing half-done stays: the dialogue is as before the message
+            self.state, self.pending = self.history.pop()
+            raise
+        self.pending = None if self.finished else turn
+        self.state.rng.setstate(ahead.rng.getstate())  # the agent's draws advance the dialogue's own stream
 
     def undo(self) -> None:
         """Take back the person's last message (and what followed it)."""
-        if not self.history:
-            raise WorkbenchError("nothing to undo")
-        self.state, self.pending = self.history.pop()
+        with self.lock:
+            if not self.history:
+                raise WorkbenchError("nothing to undo")
+            self.state, self.pending = self.history.pop()
 
     def retry(self) -> None:
         """Let the agent answer the same dialogue again."""
-        if self.pending is None:
-            raise WorkbenchError("the dialogue has ended: there is no agent reply to retry")
-        self.pending = self._agent_turn()
+        with self.lock:
+            if self.pending is None:
+                raise WorkbenchError("the dialogue has ended: there is no agent reply to retry")
+            self.pending = self._agent_turn()
 
     # ----- what the page shows -----
 
@@ -158,8 +179,9 @@ class ChatSession:
         text = " ".join(text.split())
         if not text:
             raise WorkbenchError("an edited message cannot be empty")
-        record = self.feedback_record(index, edit=text)
-        self.agent_turn_at(index).text = text
+        with self.lock:
+            record = self.feedback_record(index, edit=text)
+            self.agent_turn_at(index).text = text
         return record
 
 

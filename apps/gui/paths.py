@@ -7,9 +7,9 @@ copied in. The app serves no file by path: plots and tables go to the page as va
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
+from workbench.data import read_jsonl
 from workbench.errors import WorkbenchError
 from workbench.runs import atomic_write
 from workbench.training.data import COLUMNS, check_columns
@@ -65,23 +65,13 @@ class RunsFolder:
         size = source.stat().st_size
         if size > MAX_UPLOAD_BYTES:
             raise WorkbenchError(f"upload {source.name}: {size:,} bytes is over the {MAX_UPLOAD_BYTES:,}-byte limit")
-        data = source.read_bytes()
+        rows = 0
         try:
-            lines = data.decode("utf-8").splitlines()
+            for line_no, row in read_jsonl(source):
+                check_columns(list(row), kind, f"upload {source.name}:{line_no}")
+                rows += 1
         except UnicodeDecodeError:
             raise WorkbenchError(f"upload {source.name}: not UTF-8 text") from None
-        rows = 0
-        for line_no, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise WorkbenchError(f"upload {source.name}:{line_no}: not JSON ({error.msg})") from None
-            if not isinstance(row, dict):
-                raise WorkbenchError(f"upload {source.name}:{line_no}: expected a JSON object")
-            check_columns(list(row), kind, f"upload {source.name}:{line_no}")
-            rows += 1
         if not rows:
             raise WorkbenchError(f"upload {source.name}: no rows")
-        return atomic_write(self.root / UPLOADS / source.name, data)
+        return atomic_write(self.root / UPLOADS / source.name, source.read_bytes())

@@ -10,7 +10,7 @@ import functools
 import html
 import inspect
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import gradio as gr
@@ -56,9 +56,8 @@ class App:
     critic_samples: int = 5
     max_new_tokens: int = 40
     temperature: float = 0.7
-
-    def __post_init__(self) -> None:
-        self.chats: dict[str, ChatSession] = {}
+    chats: dict[str, ChatSession] = field(default_factory=dict)
+    """Each browser session's chat, by Gradio's session hash."""
 
 
 def shown(n_outputs: int = 1) -> Callable[[Callable], Callable]:

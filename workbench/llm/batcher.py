@@ -1,9 +1,11 @@
 """``BatchingChatModel``: one shared chat model serving many callers (browser sessions, jobs' threads).
 
 Requests that arrive within a short window, from any thread, are grouped by their call options
-(sampling settings, adapter, stop strings) and each group is answered with one batched call of the
-inner model: for a ``LocalChatModel`` one left-padded ``generate``. Callers block until their own
-replies are ready, so the model sees one queue and every caller keeps a plain LangChain interface.
+(adapter, stop strings, sampling settings) and each group is answered with one batched call of the
+inner model: for a ``LocalChatModel`` one left-padded ``generate``, in which sampled requests share a
+call whatever their temperature and token budget (each conversation keeps its own). Callers block
+until their own replies are ready, so the model sees one queue and every caller keeps a plain
+LangChain interface.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field, PrivateAttr
 
 
+PER_ROW = ("temperature", "max_tokens")
+"""Options a ``LocalChatModel`` takes per conversation, so requests that differ only in them share a call."""
+
+
 @dataclass
 class _Request:
     conversations: list[list[BaseMessage]]
@@ -30,8 +36,10 @@ class _Request:
     options: dict[str, Any]
     future: Future = field(default_factory=Future)
 
-    def key(self) -> tuple:
-        return self.stop, tuple(sorted((k, repr(v)) for k, v in self.options.items()))
+    def key(self, per_row: tuple[str, ...]) -> tuple:
+        """Requests with the same key share an inner call; options in ``per_row`` may differ between them."""
+        shared = tuple(sorted((k, repr(v)) for k, v in self.options.items() if k not in per_row))
+        return self.stop, shared
 
 
 class BatchingChatModel(BaseChatModel):
@@ -39,7 +47,7 @@ class BatchingChatModel(BaseChatModel):
 
     inner: Any = Field(exclude=True, repr=False)
     """The shared chat model (a ``LocalChatModel``, or any LangChain chat model with ``batch``)."""
-    window_s: float = 0.02
+    window_s: float = 0.05
     """How long the worker waits for more requests after the first of a batch arrives."""
     max_batch_size: int = 64
     """Most conversations answered by one inner call."""
@@ -102,9 +110,19 @@ class BatchingChatModel(BaseChatModel):
                     break
             groups: dict[tuple, list[_Request]] = {}
             for request in pending:
-                groups.setdefault(request.key(), []).append(request)
+                groups.setdefault(self._key(request), []).append(request)
             for requests in groups.values():
                 self._answer(requests)
+
+    def _per_row(self) -> bool:
+        """Whether the inner model takes a temperature and token budget per conversation (a ``LocalChatModel``)."""
+        return hasattr(self.inner, "generate_messages")
+
+    def _key(self, request: _Request) -> tuple:
+        if not self._per_row():
+            return request.key(())
+        sampled = request.options.get("temperature", self.inner.temperature) > 0
+        return (*request.key(PER_ROW), sampled)
 
     def _answer(self, requests: list[_Request]) -> None:
         """Answer requests with the same options in inner calls of at most ``max_batch_size`` conversations
@@ -122,8 +140,11 @@ class BatchingChatModel(BaseChatModel):
         conversations = [c for r in requests for c in r.conversations]
         first = requests[0]
         try:
-            if hasattr(self.inner, "generate_messages"):
-                replies = self.inner.generate_messages(conversations, stop=list(first.stop) or None, **first.options)
+            if self._per_row():
+                rows = {name: [r.options.get(name, getattr(self.inner, name)) for r in requests
+                               for _ in r.conversations] for name in PER_ROW}
+                replies = self.inner.generate_messages(conversations, stop=list(first.stop) or None,
+                                                       **(first.options | rows))
             else:
                 replies = self.inner.batch(conversations, stop=list(first.stop) or None, **first.options)
         except Exception as error:  # every waiting caller gets the error, and the worker goes on

@@ -101,11 +101,32 @@ class TopKTopP(LogitsProcessor):
         return filtered.scatter(-1, indices, values.masked_fill(outside, float("-inf")))
 
 
+class RowTemperature(LogitsProcessor):
+    """Divide each row's logits by its own temperature, so conversations sampled at different temperatures
+    (e.g. an agent's turn and a critic's verdicts) share one ``generate``."""
+
+    def __init__(self, temperatures: Sequence[float]):
+        self.temperatures = torch.tensor(temperatures, dtype=torch.float).unsqueeze(-1)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return scores / self.temperatures.to(device=scores.device, dtype=scores.dtype)
+
+
+def per_row(value: Any, rows: int, name: str) -> list[Any]:
+    """``value`` for each of ``rows`` conversations: a scalar repeated, or a sequence of exactly ``rows``."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != rows:
+            raise WorkbenchError(f"{name} has {len(value)} values for {rows} conversations")
+        return list(value)
+    return [value] * rows
+
+
 class LocalChatModel(BaseChatModel):
     """A ``BaseChatModel`` over a transformers causal LM and its tokenizer.
 
     Sampling fields can be overridden per call with keyword arguments of the same
-    name (``model.bind(temperature=1.1).batch(...)``); ``adapter=NAME`` runs one call
+    name (``model.bind(temperature=1.1).batch(...)``), ``temperature`` and ``max_tokens`` also with one
+    value per conversation (``generate_messages``); ``adapter=NAME`` runs one call
     with that LoRA adapter and ``adapter=None`` with adapters disabled; ``adapter=ROUTER``
     (see ``add_router``) gives each conversation of the batch the adapter its router picks. With ``seed``
     set, torch is seeded before every ``generate`` from (seed, call counter), so the
@@ -333,7 +354,8 @@ class LocalChatModel(BaseChatModel):
     def generate_messages(
         self, conversations: Sequence[Sequence[BaseMessage]], stop: list[str] | None = None, **overrides: Any
     ) -> list[AIMessage]:
-        """Answer every conversation with one left-padded ``generate`` (per ``max_batch_size`` chunk)."""
+        """Answer every conversation with one left-padded ``generate`` (per ``max_batch_size`` chunk);
+        ``temperature`` and ``max_tokens`` may be lists, one value per conversation."""
         options = self._options(overrides)
         chat = self._chat_mode(options["use_chat_template"])
         prompts, stops = [], list(stop or [])
@@ -345,6 +367,8 @@ class LocalChatModel(BaseChatModel):
                 prompts.append(prompt)
                 stops += markers
         stops = list(dict.fromkeys(stops))
+        for name in ("temperature", "max_tokens"):
+            options[name] = per_row(options[name], len(prompts), name)
         size = options["max_batch_size"] or max(len(prompts), 1)
         with self._lock, self._adapter_scope(options), torch.inference_mode():
             routes = self._routes(options.get("adapter", self.active_adapter), conversations)
@@ -354,8 +378,10 @@ class LocalChatModel(BaseChatModel):
                 return [
                     message
                     for i in range(0, len(prompts), size)
-                    for message in self._generate_chunk(prompts[i : i + size], stops, chat, options,
-                                                        routes and routes[i : i + size])
+                    for message in self._generate_chunk(
+                        prompts[i : i + size], stops, chat,
+                        options | {k: options[k][i : i + size] for k in ("temperature", "max_tokens")},
+                        routes and routes[i : i + size])
                 ]
             finally:
                 self.model.train(training)
@@ -390,7 +416,7 @@ class LocalChatModel(BaseChatModel):
         self._calls += 1
         output = self.model.generate(
             **encoded,
-            max_new_tokens=options["max_tokens"],
+            max_new_tokens=max(options["max_tokens"]),
             **self._sampling(options),
             stop_strings=stops or None,
             tokenizer=self.tokenizer,
@@ -399,17 +425,24 @@ class LocalChatModel(BaseChatModel):
         )
         new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
         input_counts = encoded["attention_mask"].sum(dim=1).tolist()
-        return [self._message(ids, n_in, stops) for ids, n_in in zip(new_tokens, input_counts)]
+        return [self._message(ids[:limit], n_in, stops)
+                for ids, n_in, limit in zip(new_tokens, input_counts, options["max_tokens"])]
 
     @staticmethod
     def _sampling(options: dict[str, Any]) -> dict[str, Any]:
         """Greedy for temperature 0; otherwise sampling with the nucleus cut by ``TopKTopP``
-        (transformers' own top-k/top-p are switched off)."""
-        if options["temperature"] <= 0:
+        (transformers' own top-k/top-p are switched off), each row at its own temperature."""
+        temperatures = options["temperature"]
+        if all(t <= 0 for t in temperatures):
             return {"do_sample": False, "temperature": None, "top_k": None, "top_p": None}
+        if any(t <= 0 for t in temperatures):
+            raise WorkbenchError("one call cannot mix greedy (temperature 0) and sampled conversations")
         nucleus = TopKTopP(options["top_k"], options["top_p"])
-        return {"do_sample": True, "temperature": options["temperature"], "top_k": 0, "top_p": 1.0,
-                "logits_processor": LogitsProcessorList([nucleus])}
+        if len(set(temperatures)) == 1:
+            return {"do_sample": True, "temperature": temperatures[0], "top_k": 0, "top_p": 1.0,
+                    "logits_processor": LogitsProcessorList([nucleus])}
+        return {"do_sample": True, "temperature": 1.0, "top_k": 0, "top_p": 1.0,
+                "logits_processor": LogitsProcessorList([RowTemperature(temperatures), nucleus])}
 
     def _share_prefill(self, encoded: Any, rows: list[int]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Run the prompt prefill once per distinct prompt and copy its KV cache to every row that
