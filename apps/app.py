@@ -41,9 +41,7 @@ def build_app(config: AppConfig):
         raise WorkbenchError("--critic_samples and --max_new_tokens must be at least 1")
     runs = RunsFolder(config.runs)
     app = App(runs=runs, models=SharedModels(config.models), jobs=JobQueue(runs.root),
-              library=AdapterLibrary(runs.root / "adapters"), feedback=FeedbackLog(runs.root / FEEDBACK),
-              critic_samples=config.critic_samples, max_new_tokens=config.max_new_tokens,
-              temperature=config.temperature)
+              library=AdapterLibrary(runs.root / "adapters"), feedback=FeedbackLog(runs.root / FEEDBACK), config=config)
     return app, build(app)
 
 

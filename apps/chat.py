@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
@@ -9,7 +10,7 @@ from apps.models import load_models
 from agents.policies import make_policy
 from apps.simulation import make_agent
 from workbench.env import DialogueState, Verdict
-from workbench.episodes import Episode, Turn
+from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
 from workbench.registry import env_class, make_critic
 from workbench.runs import Run
@@ -73,18 +74,22 @@ class UnjudgedCritic:
         return [Verdict(reward=0.0, done=False, success=False, info={"judged": False}) for _ in states]
 
 
+def pick_case(cases: Sequence[Case], case_id: str | None, seed: int) -> Case:
+    """The case named ``case_id``, or one drawn with ``seed`` when it is empty."""
+    if not cases:
+        raise WorkbenchError("the environment has no cases")
+    if not (case_id or "").strip():
+        return random.Random(seed).choice(list(cases))
+    found = next((c for c in cases if c.id == case_id.strip()), None)
+    if found is None:
+        raise WorkbenchError(f"no case {case_id.strip()!r} (ids look like {cases[0].id!r})")
+    return found
+
+
 def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
              write: Callable[[str], None] = print) -> Episode:
     cls = env_class(config.env)
-    cases = cls.cases(config.data)
-    if config.case is None:
-        import random
-
-        case = random.Random(config.seed).choice(cases)
-    else:
-        case = next((c for c in cases if c.id == config.case), None)
-        if case is None:
-            raise WorkbenchError(f"no case {config.case!r} in the case file (ids look like {cases[0].id!r})")
+    case = pick_case(cls.cases(config.data), config.case, config.seed)
     models = load_models({"agent": config.agent_model, "critic": config.critic_model}, config.seed)
     critic = (make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)
               if models["critic"] else UnjudgedCritic())

@@ -19,7 +19,8 @@ import time
 
 from agents.policies import RandomPolicy
 from apps.app import AppConfig, build_app, run_app
-from apps.gui.chat import ChatSession, pick_case
+from apps.chat import pick_case
+from apps.gui.chat import ChatSession
 from apps.simulation import make_agent
 from workbench.registry import env_class, make_critic
 
@@ -65,7 +66,7 @@ def sessions(args: argparse.Namespace, runs: str) -> tuple[float, float]:
     cases = cls.cases()
 
     def start(i: int) -> ChatSession:
-        agent = make_agent(cls, model, RandomPolicy(cls.strategies), app.temperature, app.max_new_tokens)
+        agent = make_agent(cls, model, RandomPolicy(cls.strategies), app.config.temperature, app.config.max_new_tokens)
         critic = make_critic(cls, "llm", "human", model, samples=args.critic_samples)
         return ChatSession.start(cls, agent, critic, pick_case(cases, "", i), seed=i)
 

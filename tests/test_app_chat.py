@@ -7,7 +7,8 @@ import pytest
 from agents.policies import RandomPolicy
 from agents.template import TemplateAgent
 from apps.app import AppConfig, build_app
-from apps.gui.chat import ChatSession, FeedbackLog, pick_case, save_chat
+from apps.chat import pick_case
+from apps.gui.chat import ChatSession, FeedbackLog, save_chat
 from apps.gui.paths import RunsFolder
 from apps.gui.selfplay import browse, stream_selfplay
 from apps.gui.ui import bind, open_run, safe_options, shown

@@ -39,7 +39,7 @@ def test_jobs_run_one_at_a_time_and_report_progress_and_metrics(queue):
     first = queue.submit("sft", "first", ["1.0", "0"])
     second = queue.submit("sft", "second", ["0.2", "3"])
     wait_for(lambda: queue.get(first.id).status == "running")
-    assert queue.get(second.id).status == "queued" and queue.position(second.id) == 1
+    assert queue.get(second.id).status == "queued" and queue.positions() == {second.id: 1}
     assert queue.wait(first.id, 30).status == "done"
     assert queue.wait(second.id, 30).status == "failed" and queue.get(second.id).returncode == 3
     assert queue.progress(first.id) == ("training", 4, 4)

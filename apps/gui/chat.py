@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -216,18 +215,6 @@ class FeedbackLog:
             atomic_write(self.folder / "preferences.jsonl", "".join(json.dumps(r) + "\n" for r in pairs))
             atomic_write(self.folder / "unpaired.jsonl", "".join(json.dumps(r) + "\n" for r in unpaired))
         return len(pairs), len(unpaired)
-
-
-def pick_case(cases: Sequence[Case], case_id: str | None, seed: int) -> Case:
-    """The case named ``case_id``, or one drawn with ``seed`` when it is empty."""
-    if not cases:
-        raise WorkbenchError("the environment has no cases")
-    if not (case_id or "").strip():
-        return random.Random(seed).choice(list(cases))
-    found = next((c for c in cases if c.id == case_id.strip()), None)
-    if found is None:
-        raise WorkbenchError(f"no case {case_id.strip()!r} (ids look like {cases[0].id!r})")
-    return found
 
 
 def save_chat(runs_root: Path, session: ChatSession) -> Path:

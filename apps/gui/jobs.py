@@ -105,10 +105,11 @@ class JobQueue:
                 raise WorkbenchError(f"no job {job_id!r}")
             return self._jobs[job_id]
 
-    def position(self, job_id: str) -> int | None:
-        """1 for the next queued job, 2 for the one after, ...; None when not queued."""
-        queued = sorted((j for j in self._jobs.values() if j.status == "queued"), key=lambda j: j.created)
-        return next((n for n, j in enumerate(queued, 1) if j.id == job_id), None)
+    def positions(self) -> dict[str, int]:
+        """Each queued job's place in the queue: 1 for the next to run, 2 for the one after, ..."""
+        with self._cond:
+            queued = sorted((j for j in self._jobs.values() if j.status == "queued"), key=lambda j: j.created)
+        return {j.id: n for n, j in enumerate(queued, 1)}
 
     def cancel(self, job_id: str) -> str:
         """Cancel a queued job, or stop a running one with Ctrl-C (killed after ``CANCEL_GRACE_S``)."""
@@ -150,26 +151,24 @@ class JobQueue:
 
     # ----- what the page shows -----
 
-    def log(self, job_id: str, chars: int = 3000) -> str:
-        """The end of the job's output, progress bars collapsed to their latest state."""
+    def _tail(self, job_id: str, chars: int) -> str:
+        """The last ``chars`` bytes of the job's output ("" before it starts)."""
         file = self.folder(job_id) / "log.txt"
         if not file.exists():
             return ""
         with open(file, "rb") as f:
-            f.seek(max(0, file.stat().st_size - 4 * chars))
-            text = f.read().decode("utf-8", errors="replace")
+            f.seek(max(0, file.stat().st_size - chars))
+            return f.read().decode("utf-8", errors="replace")
+
+    def log(self, job_id: str, chars: int = 3000) -> str:
+        """The end of the job's output, progress bars collapsed to their latest state."""
+        text = self._tail(job_id, 4 * chars)
         lines = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
         return "\n".join(lines)[-chars:]
 
     def progress(self, job_id: str) -> tuple[str, int, int] | None:
         """The latest progress bar in the job's output: (label, done, total)."""
-        file = self.folder(job_id) / "log.txt"
-        if not file.exists():
-            return None
-        with open(file, "rb") as f:
-            f.seek(max(0, file.stat().st_size - 8000))
-            text = f.read().decode("utf-8", errors="replace")
-        found = list(_BAR.finditer(text))
+        found = list(_BAR.finditer(self._tail(job_id, 8000)))
         if not found:
             return None
         label, _, done, total = found[-1].groups()

@@ -18,8 +18,10 @@ import pandas as pd
 
 from agents.c3po.library import AdapterLibrary
 from agents.policies import make_policy
+from apps.app import AppConfig
 from apps.gui.adapters import SCORE_COLUMNS, adapter_rows, compare, score_rows
-from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, pick_case, save_chat
+from apps.chat import pick_case
+from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, save_chat
 from apps.gui.jobs import LIVE, JobQueue
 from apps.gui.models import TEMPLATE, SharedModels
 from apps.gui.paths import RunsFolder
@@ -53,9 +55,8 @@ class App:
     jobs: JobQueue
     library: AdapterLibrary
     feedback: FeedbackLog
-    critic_samples: int = 5
-    max_new_tokens: int = 40
-    temperature: float = 0.7
+    config: AppConfig
+    """The options the app was started with (sampling, critic samples)."""
     chats: dict[str, ChatSession] = field(default_factory=dict)
     """Each browser session's chat, by Gradio's session hash."""
 
@@ -128,9 +129,9 @@ def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, 
              app.models.get(agent_spec))
     spec = f"planner:{app.runs.resolve(planner.removeprefix('planner:'), must_exist=True)}" \
         if planner.startswith("planner:") else planner
-    agent = make_agent(cls, model, make_policy(spec, cls, model), app.temperature, app.max_new_tokens)
+    agent = make_agent(cls, model, make_policy(spec, cls, model), app.config.temperature, app.config.max_new_tokens)
     critic_model = app.models.get(critic_spec) if critic_spec != "none" else None
-    critic = make_critic(cls, "llm", "human", critic_model, samples=app.critic_samples) if critic_model else None
+    critic = make_critic(cls, "llm", "human", critic_model, samples=app.config.critic_samples) if critic_model else None
     session = ChatSession.start(cls, agent, critic, case, seed=int(seed),
                                 specs={"agent": agent_spec, "critic": critic_spec, "planner": planner,
                                        "adapters": adapters})
@@ -197,8 +198,8 @@ def selfplay(app: App, env: str, simulator: str, agent_spec: str, policy: str, n
     out = app.runs.resolve(f"selfplay/{(name or '').strip() or 'app'}")
     spec = agent_spec if agent_spec != TEMPLATE else None
     config = SelfPlayConfig(env=env, simulator=simulator, agent_model=spec, policy=policy, n=int(n), out=str(out),
-                            progress=False, critic_samples=app.critic_samples, max_new_tokens=app.max_new_tokens,
-                            resume=True)
+                            progress=False, critic_samples=app.config.critic_samples,
+                            max_new_tokens=app.config.max_new_tokens, resume=True)
     try:
         for snap in stream_selfplay(config, app.models.load):
             table = [[k, round(v, 4)] for k, v in snap.metrics.items()]
@@ -262,11 +263,11 @@ def submit_feedback(app: App, text: str, name: str, scope_hint: str, near_hint: 
     return job.id, f"Queued {job.id}: data generation, training and evaluation of adapter {name!r}."
 
 
-def job_rows(app: App) -> list[list[Any]]:
-    rows = []
-    for job in app.jobs.jobs():
+def job_rows(app: App, jobs: list[Any]) -> list[list[Any]]:
+    rows, places = [], app.jobs.positions()
+    for job in jobs:
         progress = app.jobs.progress(job.id) if job.status == "running" else None
-        where = app.jobs.position(job.id)
+        where = places.get(job.id)
         rows.append([job.id, job.kind, job.title, job.status if where is None else f"queued (#{where})",
                      f"{progress[0]} {progress[1]}/{progress[2]}".strip() if progress else ""])
     return rows
@@ -494,13 +495,14 @@ def build(app: App) -> gr.Blocks:
         def tick(job_id: str | None, fb_job_id: str | None, seen: list[str]) -> tuple:
             """Refresh the job queue, the chosen job's progress, log and plot, and the adapter library (the
             adapter pickers only when an adapter came or went, so a half-made choice is not undone)."""
-            ids = [j.id for j in app.jobs.jobs()]
-            job_id = job_id or next((j.id for j in app.jobs.jobs() if j.status in LIVE), ids[0] if ids else None)
+            jobs_now = app.jobs.jobs()
+            ids = [j.id for j in jobs_now]
+            job_id = job_id or next((j.id for j in jobs_now if j.status in LIVE), ids[0] if ids else None)
             names = app.library.names()
             changed = names != seen
             pickers = (gr.update(choices=names), gr.update(choices=names, value=app.library.enabled()),
                        gr.update(choices=names)) if changed else (gr.update(),) * 3
-            return (job_rows(app), gr.update(choices=ids, value=job_id), *job_view(app, job_id),
+            return (job_rows(app, jobs_now), gr.update(choices=ids, value=job_id), *job_view(app, job_id),
                     progress_html(app, fb_job_id), app.jobs.log(fb_job_id, 1500) if fb_job_id else "",
                     adapter_rows(app.library), names, *pickers)
 

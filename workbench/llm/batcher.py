@@ -25,21 +25,12 @@ from langchain_core.runnables import RunnableConfig
 from pydantic import Field, PrivateAttr
 
 
-PER_ROW = ("temperature", "max_tokens")
-"""Options a ``LocalChatModel`` takes per conversation, so requests that differ only in them share a call."""
-
-
 @dataclass
 class _Request:
     conversations: list[list[BaseMessage]]
     stop: tuple[str, ...]
     options: dict[str, Any]
     future: Future = field(default_factory=Future)
-
-    def key(self, per_row: tuple[str, ...]) -> tuple:
-        """Requests with the same key share an inner call; options in ``per_row`` may differ between them."""
-        shared = tuple(sorted((k, repr(v)) for k, v in self.options.items() if k not in per_row))
-        return self.stop, shared
 
 
 class BatchingChatModel(BaseChatModel):
@@ -114,15 +105,17 @@ class BatchingChatModel(BaseChatModel):
             for requests in groups.values():
                 self._answer(requests)
 
-    def _per_row(self) -> bool:
-        """Whether the inner model takes a temperature and token budget per conversation (a ``LocalChatModel``)."""
-        return hasattr(self.inner, "generate_messages")
+    def _per_row(self) -> tuple[str, ...]:
+        """The options the inner model takes per conversation (a ``LocalChatModel``'s ``PER_ROW``), else none."""
+        return getattr(self.inner, "PER_ROW", ())
 
     def _key(self, request: _Request) -> tuple:
-        if not self._per_row():
-            return request.key(())
-        sampled = request.options.get("temperature", self.inner.temperature) > 0
-        return (*request.key(PER_ROW), sampled)
+        """Requests with the same key share an inner call: the same stops and options, but for those taken per
+        conversation (sampled and greedy requests still apart)."""
+        per_row = self._per_row()
+        shared = tuple(sorted((k, repr(v)) for k, v in request.options.items() if k not in per_row))
+        sampled = bool(per_row) and request.options.get("temperature", self.inner.temperature) > 0
+        return request.stop, shared, sampled
 
     def _answer(self, requests: list[_Request]) -> None:
         """Answer requests with the same options in inner calls of at most ``max_batch_size`` conversations
@@ -140,9 +133,9 @@ class BatchingChatModel(BaseChatModel):
         conversations = [c for r in requests for c in r.conversations]
         first = requests[0]
         try:
-            if self._per_row():
+            if per_row := self._per_row():
                 rows = {name: [r.options.get(name, getattr(self.inner, name)) for r in requests
-                               for _ in r.conversations] for name in PER_ROW}
+                               for _ in r.conversations] for name in per_row}
                 replies = self.inner.generate_messages(conversations, stop=list(first.stop) or None,
                                                        **(first.options | rows))
             else:

@@ -160,6 +160,8 @@ class LocalChatModel(BaseChatModel):
         | {"user_label", "assistant_label", "adapter"}
     )
     """Keyword arguments accepted per call (besides LangChain's ``stop``)."""
+    PER_ROW: ClassVar[tuple[str, ...]] = ("temperature", "max_tokens")
+    """Options that ``generate_messages`` also takes as one value per conversation."""
 
     _calls: int = PrivateAttr(default=0)
     _generated_tokens: int = PrivateAttr(default=0)
@@ -367,7 +369,7 @@ class LocalChatModel(BaseChatModel):
                 prompts.append(prompt)
                 stops += markers
         stops = list(dict.fromkeys(stops))
-        for name in ("temperature", "max_tokens"):
+        for name in self.PER_ROW:
             options[name] = per_row(options[name], len(prompts), name)
         size = options["max_batch_size"] or max(len(prompts), 1)
         with self._lock, self._adapter_scope(options), torch.inference_mode():
@@ -380,7 +382,7 @@ class LocalChatModel(BaseChatModel):
                     for i in range(0, len(prompts), size)
                     for message in self._generate_chunk(
                         prompts[i : i + size], stops, chat,
-                        options | {k: options[k][i : i + size] for k in ("temperature", "max_tokens")},
+                        options | {k: options[k][i : i + size] for k in self.PER_ROW},
                         routes and routes[i : i + size])
                 ]
             finally:
