@@ -58,7 +58,7 @@ def make_policy(spec: str, env: type[DialogueEnv], model: BaseChatModel | None =
     if spec.startswith("fixed:"):
         return FixedPolicy(env.strategy(spec.removeprefix("fixed:")))
     if spec.startswith("planner:"):
-        from agents.ppdpp import PlannerPolicy, StrategyPlanner
+        from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
 
         return PlannerPolicy(StrategyPlanner.load(spec.removeprefix("planner:")), env, greedy=greedy)
     if spec == "procot":

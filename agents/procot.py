@@ -4,7 +4,8 @@ The ProCoT-style baseline of PPDPP (Deng et al., ICLR 2024, Sec. 4; ProCoT: Deng
 of EMNLP 2023, "Prompting and Evaluating Large Language Models for Proactive Dialogues"): the model
 reads the dialogue and the strategy set and names the strategy for its next turn; the agent then
 realises that strategy as with any other planner. All live dialogues are one batched call. An
-answer that names no strategy is logged and replaced by a uniform draw from the dialogue's ``rng``.
+answer that names no strategy is logged, counted and replaced by a uniform draw from the dialogue's
+``rng``; the agent's turn is then marked ``info["plan_fallback"]``.
 """
 
 from __future__ import annotations
@@ -37,22 +38,29 @@ def parse_strategy(env: type[DialogueEnv], text: str) -> Strategy | None:
     return min(found, key=lambda f: f[:2])[2] if found else None
 
 
+PLAN_FALLBACK = "unparsable ProCoT answer -> random strategy"
+
+
 class ProCoTPolicy:
-    """The chat model as its own planner; ``unparsed`` counts answers that named no strategy."""
+    """The chat model as its own planner. ``unparsed`` counts answers that named no strategy;
+    ``plan_fallbacks`` holds, per dialogue of the last ``choose`` call, :data:`PLAN_FALLBACK` where the
+    answer named none and a random strategy was played, else None (the agent marks its turns with it)."""
 
     def __init__(self, model: BaseChatModel, env: type[DialogueEnv], max_tokens: int = 16):
         self.model = model.bind(temperature=0.0, max_tokens=max_tokens, stop=["\n"])
         self.env, self.unparsed = env, 0
+        self.plan_fallbacks: list[str | None] = []
 
     def choose(self, states: Sequence[DialogueState]) -> list[tuple[Strategy, float | None]]:
         replies = self.model.batch([planning_prompt(self.env, s) for s in states])
-        choices = []
+        choices, self.plan_fallbacks = [], []
         for state, reply in zip(states, replies):
             strategy = parse_strategy(self.env, str(reply.content))
+            self.plan_fallbacks.append(None if strategy else PLAN_FALLBACK)
             if strategy is None:
                 self.unparsed += 1
                 strategy = state.rng.choice(self.env.strategies)
-                logger.warning("ProCoT answer names no %s strategy (%r); playing %s", self.env.name,
-                               str(reply.content)[:80], strategy.name)
+                logger.info("ProCoT answer names no %s strategy (%r); playing %s", self.env.name,
+                            str(reply.content)[:80], strategy.name)
             choices.append((strategy, None))
         return choices

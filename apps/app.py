@@ -7,7 +7,7 @@ import os
 import time
 from dataclasses import dataclass, field
 
-from apps.simulation import EMBEDDED
+from agents.simulation import EMBEDDED
 from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)

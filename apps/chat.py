@@ -6,9 +6,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from apps.models import load_models
+from workbench.llm.resolve import load_models
 from agents.policies import make_policy
-from apps.simulation import make_agent
+from agents.simulation import make_agent
 from workbench.env import DialogueState, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError

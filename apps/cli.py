@@ -16,20 +16,14 @@ COMMANDS = {
     "envs": "list environments with their strategies, simulators and metrics",
     "chat": "chat in the terminal as the user; the agent shows its strategy",
     "selfplay": "run agent-vs-simulator episodes into a run directory",
-    "train": "train a model: sft, reward, dpo, kto, orpo, simpo, grpo, rloo, online-dpo, ppo (TRL and the "
-             "workbench's PPO, on episodes or TRL datasets), ppdpp (the PPDPP planner) or offline-rl (a planner "
-             "from stored dialogues)",
+    "train": "train with a registered method: the chat model (TRL's trainers and the workbench's PPO, on "
+             "episodes or TRL datasets), the PPDPP planner, a planner from stored dialogues, ...",
     "feedback": "verbal feedback as LoRA adapters (C3PO): add, list, enable, disable, remove, evaluate, combine",
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
                  "labelling preferences (RLHS)",
     "app": "the Gradio app: chat with agents, watch self-play, run training jobs, give verbal feedback",
 }
-
-PPDPP_HELP = "PPDPP plug-in strategy planner: SFT on annotated strategies, then self-play REINFORCE"
-OFFLINE_RL_HELP = ("strategy planner from stored dialogues: BC, filtered BC, advantage-weighted regression, or DPO "
-                   "on simulated preference labels")
-
 
 def cmd_envs(argv: Sequence[str]) -> None:
     from workbench.registry import env_class, env_names
@@ -82,33 +76,20 @@ def cmd_chat(argv: Sequence[str]) -> None:
 
 
 def cmd_train(argv: Sequence[str]) -> None:
-    from workbench.training.methods import METHODS
+    from workbench.methods import get_method, methods
 
-    trainers = {**{name: method.help for name, method in METHODS.items()}, "ppdpp": PPDPP_HELP,
-                "offline-rl": OFFLINE_RL_HELP}
-    trainer = pick(argv, "workbench train", COMMANDS["train"], trainers, "TRAINER",
-                   "`workbench train TRAINER --help` shows its options.")
+    trainer = pick(argv, "workbench train", COMMANDS["train"], {n: m.help for n, m in methods().items()}, "METHOD",
+                   "`workbench train METHOD --help` shows its options.")
     if trainer is None:
         return
     from workbench.config import parse_config
 
+    method = get_method(trainer)
     prog = f"workbench train {trainer}"
-    if trainer == "ppdpp":
-        from apps.train_ppdpp import PPDPPConfig, run_ppdpp
-
-        run, text = run_ppdpp(parse_config(PPDPPConfig, argv[1:], prog=prog, description=PPDPP_HELP))
-        print(text)
-    elif trainer == "offline-rl":
-        from apps.train_offline_rl import OfflineRLConfig, run_offline_rl
-
-        run, text = run_offline_rl(parse_config(OfflineRLConfig, argv[1:], prog=prog, description=OFFLINE_RL_HELP))
-        print(text)
-    else:
-        from workbench.training.config import TrainConfig
-        from workbench.training.methods import train
-
-        run, summary = train(parse_config(TrainConfig, argv[1:], prog=prog, description=trainers[trainer]), trainer)
-        print("\n".join(f"{k}: {v}" for k, v in summary.items()))
+    config = parse_config(method.config_class(), argv[1:], prog=prog,
+                          description=f"{method.help}. Trains on: {method.data}.")
+    run, text = method.runner()(config)
+    print(text)
     print(f"run directory: {run.path}")
 
 
@@ -128,7 +109,7 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
 
 
 def summarise_run(argv: Sequence[str]) -> None:
-    from workbench.evaluate import format_table, metrics_table, plot_outcomes
+    from workbench.evaluate import fallback_legend, format_table, metrics_table, plot_outcomes
     from workbench.registry import env_class
     from workbench.runs import Run
 
@@ -140,6 +121,8 @@ def summarise_run(argv: Sequence[str]) -> None:
     episodes = run.episodes()
     table = metrics_table(env, episodes)
     print(format_table(table))
+    if legend := fallback_legend(table):
+        print(legend)
     print(f"plot: {plot_outcomes(episodes, env.agent_role, run.plot_path('outcomes.png'), str(run.path))}")
 
 
@@ -170,9 +153,11 @@ def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, st
          footer: str) -> str | None:
     """The subcommand named by ``argv[0]`` (one of ``choices``, listed with their help in ``--help``), or
     None after printing the help when there is none."""
+    width = max(map(len, choices)) + 2
     parser = argparse.ArgumentParser(
         prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"{metavar.lower()}s:\n" + "\n".join(f"  {k:<10} {v}" for k, v in choices.items()) + f"\n\n{footer}")
+        epilog=f"{metavar.lower()}s:\n" + "\n".join(f"  {k:<{width}}{v}" for k, v in choices.items())
+        + f"\n\n{footer}")
     parser.add_argument("choice", choices=list(choices), metavar=metavar)
     if not argv or argv[0] in {"-h", "--help"}:
         parser.print_help()

@@ -13,10 +13,11 @@ import json
 from dataclasses import dataclass, field
 
 from agents.policies import make_policy
-from apps.simulation import SimulationConfig, build_simulation
+from agents.simulation import SimulationConfig, build_simulation
 from workbench.episodes import Episode
 from workbench.errors import WorkbenchError
-from workbench.evaluate import format_rows, metrics_table, plot_lines, sr_by_turn
+from workbench.evaluate import (fallback_legend, fallback_rates, format_rows, metrics_table, plot_lines, sr_by_turn,
+                                warn_fallbacks)
 from workbench.rollout import rollout_many
 from workbench.runs import Run
 from workbench.splits import split_cases
@@ -62,9 +63,10 @@ def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
     policies = [make_policy(spec, sim.cls, sim.models["agent"], greedy=config.greedy) for _, spec in planners]
     agents = [sim.agent(policy, config) for policy in policies]  # fail on a bad spec before any episode
     n = config.n or len(cases)
-    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress"))
+    resumable = ("resume", "progress", "fallback_warning")
+    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable)
     stored = run.episodes()
-    provenance = sim.provenance(("resume", "progress"))
+    provenance = sim.provenance(resumable)
     new = rollout_many(sim.env, dict(enumerate(agents)), cases, n=n, seed=config.seed, batch_size=config.batch_size,
                        run=run, skip=[(e.provenance["slot"], e.provenance["index"]) for e in stored],
                        provenance={slot: {**provenance, "planner": label, "spec": spec, "slot": slot}
@@ -83,6 +85,9 @@ def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
                  "lines": {label: (turns, sr_by_turn(eps, sim.env.max_turns)) for label, eps in episodes.items()}}],
                run.plot_path("sr_by_turn.png"), f"{config.env}: {len(cases)} {config.split} cases, {n} episodes each")
     table = format_rows(rows)
+    legend = fallback_legend(c for row in rows.values() for c in row)
     run.write_summary(f"# Evaluation on {config.env} ({config.split} cases)\n\n{table}\n\n"
-                      f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+                      + (f"{legend}\n\n" if legend else "") + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    warn_fallbacks({f"{label} {name}": rate for label, eps in episodes.items()
+                    for name, rate in fallback_rates(eps).items()}, config.fallback_warning, str(run.path))
     return run, table

@@ -32,7 +32,8 @@ def cmd_feedback(argv: Sequence[str]) -> None:
 
 def _add(action: str, argv: list[str]) -> None:
     from agents.c3po.config import FeedbackConfig
-    from agents.c3po.pipeline import add_feedback
+    from agents.c3po.library import AdapterLibrary
+    from agents.c3po.pipeline import add_feedback, dropped_note
     from workbench.config import parse_config
     from workbench.evaluate import format_rows
 
@@ -45,6 +46,7 @@ def _add(action: str, argv: list[str]) -> None:
     config = parse_config(FeedbackConfig, argv[1:], prog=usage, description=ACTIONS["add"])
     folder, table = add_feedback(argv[0], config)
     print(format_rows(table, "method"))
+    print(dropped_note(AdapterLibrary(config.library).info(folder.name)["data"]))
     print(f"adapter: {folder.name} (enabled) in {folder}")
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
-from apps.simulation import SimulationConfig, build_simulation
+from agents.simulation import SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
 
 ACTIONS = {
@@ -67,7 +67,7 @@ def cmd_hindsight(argv: Sequence[str]) -> None:
 
 def run_regenerate(config: RegenerateConfig):
     """Regenerate ``config.source``'s dialogues into ``config.out``; return the run and its summary."""
-    from apps.models import load_models
+    from workbench.llm.resolve import load_models
     from workbench.evaluate import format_table
     from workbench.hindsight.regenerate import check_options, regenerate, summary
     from workbench.hindsight.replay import plans_from_cases, plans_from_episodes
@@ -104,7 +104,7 @@ def run_regenerate(config: RegenerateConfig):
 
 def run_simulate(config: SimulateConfig):
     """Play the pairs, label them three ways and write ``<out>/preferences/<feedback>.jsonl``."""
-    from apps.models import load_models
+    from workbench.llm.resolve import load_models
     from workbench.evaluate import format_rows
     from workbench.hindsight.simulate import FEEDBACK, check_env, simulate
     from workbench.registry import env_class

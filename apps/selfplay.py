@@ -6,10 +6,11 @@ import json
 from dataclasses import dataclass, field
 
 from agents.policies import make_policy
-from apps.models import load_models
-from apps.simulation import ModelLoader, SimulationConfig, build_simulation
+from workbench.llm.resolve import load_models
+from agents.simulation import ModelLoader, SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
-from workbench.evaluate import format_table, metrics_table, plot_outcomes
+from workbench.evaluate import (fallback_legend, fallback_rates, format_table, metrics_table, plot_outcomes,
+                                warn_fallbacks)
 from workbench.rollout import StepHook, rollout
 from workbench.runs import Run
 
@@ -30,7 +31,7 @@ def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
     sim = build_simulation(config, load)
     cases = sim.cls.cases(config.data)
     agent = sim.agent(make_policy(config.policy, sim.cls, sim.models["agent"]), config)
-    resumable = ("resume", "n", "progress")
+    resumable = ("resume", "n", "progress", "fallback_warning")
     run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable)
     stored = run.episodes()
     new = rollout(sim.env, agent, cases, n=config.n, seed=config.seed, batch_size=config.batch_size, run=run,
@@ -40,6 +41,8 @@ def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
     table = metrics_table(sim.cls, episodes)
     run.log_metrics({"event": "selfplay", **table})
     plot_outcomes(episodes, sim.cls.agent_role, run.plot_path("outcomes.png"), f"{config.env} self-play")
-    run.write_summary(f"# Self-play: {config.env}\n\n{format_table(table)}\n\n"
-                      f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    legend = fallback_legend(table)
+    run.write_summary(f"# Self-play: {config.env}\n\n{format_table(table)}\n\n" + (f"{legend}\n\n" if legend else "")
+                      + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    warn_fallbacks(fallback_rates(episodes), config.fallback_warning, str(run.path))
     return run, table

@@ -21,7 +21,7 @@ from agents.policies import RandomPolicy
 from apps.app import AppConfig, build_app, run_app
 from apps.chat import pick_case
 from apps.gui.chat import ChatSession
-from apps.simulation import make_agent
+from agents.simulation import make_agent
 from workbench.registry import env_class, make_critic
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]

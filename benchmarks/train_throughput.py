@@ -2,7 +2,7 @@
 
 For each method, the same model, the same rows and the same TRL config are trained twice in this
 process: once by plain TRL (a ``*Trainer`` built on rows already in TRL's format) and once by
-``workbench.training.methods.train`` starting from the episode run directory (so the workbench
+``workbench.training.trainers.train`` starting from the episode run directory (so the workbench
 side also pays for converting episodes, tokenizing dialogues with loss masks, metrics files and
 the plot). Each side is timed from loading the model to the end of ``train()``; tokens are the
 rows' tokens times the epochs, identical for both sides. Jobs slow down as the process ages, so
@@ -32,13 +32,15 @@ import torch
 
 from agents.policies import RandomPolicy
 from agents.template import TemplateAgent
+from agents.trl_methods import continuation_agent
 from workbench.registry import make_env
 from workbench.rollout import rollout
 from workbench.runs import Run
-from workbench.training.config import TrainConfig, trl_config
-from workbench.training.data import KINDS, load_rows, prepare
+from workbench.methods import get_method, load_object
+from workbench.training.config import TRLTrainConfig, trl_config
+from workbench.training.data import load_rows, prepare
 from workbench.training.masking import role_labels
-from workbench.training.methods import METHODS, chat_mode, load_class, load_model, train
+from workbench.training.trainers import chat_mode, load_model, train
 
 OFFLINE = ("sft", "reward", "dpo", "kto", "orpo", "simpo")
 IN_THE_LOOP = ("grpo", "rloo", "ppo")
@@ -95,11 +97,15 @@ def timed(job: Callable[[], None]) -> tuple[float, float]:
     return seconds, memory.peak
 
 
-def plain_trl(method: str, config: TrainConfig, rows: Any) -> None:
-    model, tokenizer = load_model(config, reward=method == "reward")
-    spec = METHODS[method]
-    args = trl_config(config, load_class(spec.config), **spec.options)
-    trainer = load_class(spec.trainer)(model=model, args=args, train_dataset=rows, processing_class=tokenizer)
+def configured(method: str, **options: Any) -> Any:
+    """``method``'s registered config with ``options``."""
+    return get_method(method).config_class()(**options)
+
+
+def plain_trl(config: TRLTrainConfig, rows: Any) -> None:
+    model, tokenizer = load_model(config, reward=config.method == "reward")
+    args = trl_config(config, load_object(config.trl_class), **config.trl_fixed)
+    trainer = load_object(config.trainer)(model=model, args=args, train_dataset=rows, processing_class=tokenizer)
     trainer.train()
     trainer.save_model(f"{config.out}/model")  # the workbench saves its model too
 
@@ -157,27 +163,28 @@ def main() -> None:
           f"{args.kto_episodes}, pairs from {args.episodes} over {args.cases} cases; "
           f"model {args.random_model and f'random Llama {args.random_model}' or args.model}; "
           f"device {'cuda' if torch.cuda.is_available() else 'cpu'}; median of {args.repeats} per side")
-    warm = TrainConfig(model=args.model, data=str(root / "dialogue"), max_steps=2, batch_size=args.batch_size,
+    warm = configured("sft", model=args.model, data=str(root / "dialogue"), max_steps=2, batch_size=args.batch_size,
                        logging_steps=1000, save_steps=10**6, out=str(root / "warm-up"))
-    train(warm, "sft")  # imports, allocator and thread pools warm before anything is timed
+    train(warm)  # imports, allocator and thread pools warm before anything is timed
     print("| method | rows | tokens | plain TRL tok/s | workbench tok/s | workbench / TRL | peak MiB TRL | "
           "peak MiB workbench |")
     print("|---|---|---|---|---|---|---|---|")
     for method in [m for m in args.methods if m in OFFLINE]:
-        base = dict(model=args.model, data=str(root / KINDS[method]), epochs=1.0, batch_size=args.batch_size,
+        kind = get_method(method).config_class().data_kind
+        base = dict(model=args.model, data=str(root / kind), epochs=1.0, batch_size=args.batch_size,
                     max_length=args.max_length, seed=0, logging_steps=1000, save_steps=10**6,
                     bf16=None if args.bf16 is None else args.bf16 == "true")
-        config = TrainConfig(**base, out=str(root / f"{method}-plain"))
+        config = configured(method, **base, out=str(root / f"{method}-plain"))
         _, tokenizer = load_model(config, reward=method == "reward")
-        rows, env_name = load_rows(config.data, KINDS[method], agent_role=None)
+        rows, _, _ = load_rows(config.data, kind, agent_role=None)
         labels = role_labels(env.user_role, env.agent_role)
-        rows = prepare(rows, KINDS[method], tokenizer, chat=chat_mode(config, tokenizer), labels=labels, where="bench")
+        rows = prepare(rows, kind, tokenizer, chat=chat_mode(config, tokenizer), labels=labels, where="bench")
         tokens = count_tokens(rows, tokenizer)
         results: dict[str, list[tuple[float, float]]] = {"trl": [], "workbench": []}
         for repeat in range(args.repeats):
             out = root / f"{method}-{repeat}"
-            jobs = {"trl": lambda: plain_trl(method, TrainConfig(**base, out=str(out / "plain")), rows),
-                    "workbench": lambda: train(TrainConfig(**base, out=str(out / "workbench")), method)}
+            jobs = {"trl": lambda: plain_trl(configured(method, **base, out=str(out / "plain")), rows),
+                    "workbench": lambda: train(configured(method, **base, out=str(out / "workbench")))}
             order = ["trl", "workbench"] if repeat % 2 == 0 else ["workbench", "trl"]  # neither always goes first
             for side in order:
                 results[side].append(timed(jobs[side]))
@@ -193,11 +200,11 @@ def main() -> None:
         print("| method | tokens | seconds | tokens/s | peak MiB |")
         print("|---|---|---|---|---|")
     for method in in_the_loop:
-        config = TrainConfig(model=args.model, env=args.env, prompts=16, batch_size=4, num_generations=4,
+        config = configured(method, model=args.model, env=args.env, prompts=16, batch_size=4, num_generations=4,
                              max_steps=args.steps, max_new_tokens=32, seed=0, logging_steps=1,
                              save_steps=10**6, out=str(root / f"{method}-loop"),
                              bf16=None if args.bf16 is None else args.bf16 == "true")
-        seconds, peak = timed(lambda: train(config, method))
+        seconds, peak = timed(lambda: train(config, continuation=continuation_agent(config)))
         records = Run(config.out).metrics()
         tokens = (sum(r["tokens"] for r in records if "tokens" in r) if method == "ppo"
                   else max(r.get("num_tokens", 0) for r in records))

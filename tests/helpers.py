@@ -20,3 +20,14 @@ def play(env: DialogueEnv, cases: list[Case], policy: Callable[[DialogueState, r
                            for s, n in zip(live, names)])
         live = [s for s in live if not (s.done or s.truncated)]
     return [env.finish(s) for s in states]
+
+
+def train_method(method: str, **options):
+    """``workbench train METHOD`` in this process: the method's registered config with ``options``, trained by
+    the core backend (with the continuation agent the registered method gives RLOO and Online DPO)."""
+    from agents.trl_methods import continuation_agent
+    from workbench.methods import get_method
+    from workbench.training.trainers import train
+
+    config = get_method(method).config_class()(**options)
+    return train(config, continuation=continuation_agent(config))

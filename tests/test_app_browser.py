@@ -120,8 +120,9 @@ def test_a_message_gets_a_reply_with_its_strategy_and_the_critic_verdict(page):
     say(page, "It's $100, in great condition.")
     assert "It's $100, in great condition." in text(page, "#chatbot")
     assert len(re.findall(r"strategy: \w+ \(p = 0\.\d\d\)", text(page, "#chatbot"))) == 2
-    verdicts = wait_text(page, "#verdicts", r"parsed")
-    assert re.search(r"\b1\b", verdicts) and "running reward" in verdicts
+    verdicts = wait_text(page, "#verdicts", r"\b[0-2] / 2\b")  # unparsable of the critic's 2 samples
+    assert re.search(r"\b1\b", verdicts) and "running reward" in verdicts and "unparsable samples" in verdicts
+    assert re.search(r"Fallbacks so far: critic unparsable \d+%, replaced replies \d+%", text(page, "#chat-status"))
     shot(page, "chat")
 
 
@@ -158,7 +159,10 @@ def test_two_browser_sessions_do_not_see_each_others_chats(server, browser):
         page.context.close()
 
 
-def test_three_selfplay_episodes_show_metrics_and_a_run_directory_outside_is_refused(page):
+def test_three_selfplay_episodes_show_metrics_and_a_run_directory_outside_is_refused(page, server):
+    from workbench.evaluate import fallback_rates
+    from workbench.runs import Run
+
     tab(page, "Self-play")
     page.locator("#sp-n input").fill("3")
     page.locator("#sp-name textarea").fill("browser")
@@ -177,6 +181,21 @@ def test_three_selfplay_episodes_show_metrics_and_a_run_directory_outside_is_ref
     run_dir.press("Enter")
     page.locator("#open-run").click()
     wait_text(page, "#browse-status", r"refused '\.\./\.\./etc/passwd': paths must stay inside the runs folder")
+    # an LLM run (the tiny model speaks both sides and judges): its fallback rates stand beside SR
+    pick(page, "#sp-sim", "llm")
+    pick(page, "#sp-agent", server["model"])
+    page.locator("#sp-n input").fill("2")
+    page.locator("#sp-name textarea").fill("browser-llm")
+    page.locator("#sp-run").click()
+    wait_text(page, "#sp-progress", r"Finished: 2 / 2 episodes in selfplay/browser-llm", timeout=180)
+    metrics = text(page, "#sp-metrics")
+    rates = fallback_rates(Run(server["runs"] / "selfplay" / "browser-llm").episodes())
+    assert {"critic unparsable", "replaced replies"} <= set(rates)
+    for name, rate in rates.items():
+        shown = re.search(rf"{name}\s+([\d.]+)", metrics)
+        assert shown and float(shown.group(1)) == round(rate, 4), (name, rate, metrics)
+    assert re.search(r"SR\s+[\d.]+", metrics)
+    shot(page, "selfplay-llm")
 
 
 def pick(page, selector: str, value: str) -> None:
@@ -201,13 +220,15 @@ def job_status(page, job_id: str, pattern: str, timeout: float = 60) -> str:
 
 def test_a_training_job_runs_alone_while_the_next_waits_and_both_can_be_cancelled(page):
     tab(page, "Train")
-    page.locator("#train-options textarea").fill("--sft_epochs 50")
+    pick(page, "#method", "ppdpp")
+    page.locator("#train-options textarea").fill("--stage sft --sft_epochs 50")
     page.locator("#train-start").click()
     first = re.search(r"Queued (\S+):", wait_text(page, "#train-status", "Queued")).group(1)
     job_status(page, first, "running")
     page.reload()  # the job lives in the app, not the page
     tab(page, "Train")
     job_status(page, first, "running")
+    pick(page, "#method", "ppdpp")
     page.locator("#train-start").click()
     second = re.search(r"Queued (\S+):", wait_text(page, "#train-status", rf"Queued (?!{first})")).group(1)
     job_status(page, second, r"queued \(#1\)")

@@ -13,7 +13,7 @@ from apps.gui.paths import RunsFolder
 from apps.gui.selfplay import browse, stream_selfplay
 from apps.gui.ui import bind, open_run, safe_options, shown
 from apps.selfplay import SelfPlayConfig
-from apps.models import load_models
+from workbench.llm.resolve import load_models
 from simulators.negotiation import NegotiationEnv
 from workbench.env import Verdict
 from workbench.errors import WorkbenchError
@@ -41,7 +41,8 @@ def test_a_chat_judges_each_turn_and_undo_and_retry_restore_and_redo(session):
     assert first["role"] == "assistant" and "*strategy: " in first["content"] and "(p = 0.09)" in first["content"]  # 1 of 11
     session.send("  It is  $100. ")
     assert session.state.turns[-1].text == "It is $100."
-    assert session.verdicts() == [[1, session.state.turns[opening].strategy, "going on; deal False", 0.1, 0.1]]
+    assert session.verdicts() == [[1, session.state.turns[opening].strategy, "going on; deal False", "n/a",
+                                   "template", 0.1, 0.1]]  # no LLM critic: no samples; a template agent
     before = [t.text for t in session.turns()]
     session.send("No.")
     assert len(session.verdicts()) == 2 and session.verdicts()[-1][-1] == 0.2
@@ -77,7 +78,7 @@ def test_likes_dislikes_and_edits_become_trl_preference_data(session, tmp_path):
     pairs = [json.loads(line) for line in (tmp_path / "fb" / "preferences.jsonl").read_text().splitlines()]
     assert pairs[1]["chosen"] == [{"role": "assistant", "content": liked}]
     assert pairs[1]["prompt"][-1] == {"role": "user", "content": session.state.turns[-1].text}
-    rows, _ = load_rows(str(tmp_path / "fb" / "preferences.jsonl"), "preference", agent_role=None)
+    rows, _, _ = load_rows(str(tmp_path / "fb" / "preferences.jsonl"), "preference", agent_role=None)
     assert len(rows) == 2 and {"prompt", "chosen", "rejected"} <= set(rows.column_names)
     assert [r["rating"] for r in log.records()] == ["like", "dislike", None]
 

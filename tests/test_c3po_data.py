@@ -6,7 +6,8 @@ from agents.c3po.checks import Check, adherence, checks_from_text, parse_check, 
 from agents.c3po.config import FeedbackConfig
 from agents.c3po.evaluate import Judge, Scores, evaluate, score
 from agents.c3po.generate import SPLITS, FeedbackData, build_data
-from agents.c3po.prompts import request_prompt
+from agents.c3po.pipeline import dropped_note
+from agents.c3po.prompts import TOPICS, request_prompt
 from agents.c3po.scope import assign_scopes, condition_of
 from tests.c3po_fakes import PREFIX, KeywordEncoder, ScriptedWriter
 from workbench.errors import WorkbenchError
@@ -95,6 +96,11 @@ def test_data_generation_follows_the_paper(data):
     assert all(e.baseline == "Sure, I can help." for name in SPLITS for e in loaded.splits[name])
     revisions = built.stats["revisions"]
     assert revisions["writer"] + revisions["repaired"] == 6 and revisions["writer"] >= 1 and revisions["repaired"] >= 1
+    # the writer answers each ask the same way twice: every second answer is a repeat and is dropped (one of
+    # each category ask, in and near; one per generic topic; one per in-scope and near-scope category)
+    assert loaded.stats["dropped"] == {"categories": 2, "requests": len(TOPICS) + 2 + 1}
+    assert dropped_note(loaded.stats) == (f"Dropped: 2 proposed categories and {len(TOPICS) + 3} written requests "
+                                          "(empty, too short or repeated); 0 of 6 revisions (none usable)")
     for e in loaded.splits["train_in"]:
         assert e.revised.startswith(PREFIX) and e.revision in {"writer", "repaired"}
     assert loaded.splits["train_near"][0].revised == ""  # only in-scope prompts are revised

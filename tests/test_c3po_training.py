@@ -137,6 +137,9 @@ def test_feedback_add_trains_and_stores_an_adapter(bike):
     assert "| method | S_in | S_out |" in printed and "| c3po |" in printed and "adapter: bike (enabled)" in printed
     info = json.loads((folder / "adapter.json").read_text())
     assert info["enabled"] and info["checks"] == ["starts_with=As a cyclist,"]
+    dropped = info["data"]["dropped"]  # the writer's empty, short or repeated proposals, counted and shown
+    note = f"Dropped: {dropped['categories']} proposed categories and {dropped['requests']} written requests"
+    assert note in printed and note in (folder / "summary.md").read_text()
     assert set(info["scores"]) == {"base", "in-context", "c3po", "dpo", "sft"}
     assert info["scores"]["base"]["S_out"] == 0.0
     for path in ("adapter/adapter_config.json", "baselines/dpo/adapter/adapter_config.json",

@@ -1,17 +1,22 @@
 """Hindsight regeneration and simulation, and offline RL of the planner from their data."""
 
 import json
+import logging
+import re
 
 import pytest
+from langchain_core.language_models import BaseChatModel
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
 from agents.offline_rl.weights import quantile, weighted_examples
 from apps.cli import main
 from workbench.episodes import Case, Episode, Turn, load_episodes
 from workbench.errors import WorkbenchError
-from workbench.hindsight.regenerate import parse_critique, regenerate, search_rewrites, select, summary
+from workbench.hindsight.regenerate import parse_critique, regenerate, search_rewrites, select, strategy_key, summary
 from workbench.hindsight.replay import Move, Plan, plans_from_cases, replay
-from workbench.hindsight.simulate import simulate
+from workbench.hindsight.simulate import FEEDBACK, check_env, simulate
 from workbench.llm.tiny import tiny_encoder
 from workbench.registry import env_class, make_env
 from workbench.splits import split_cases
@@ -75,6 +80,28 @@ def test_the_llm_critique_is_parsed_and_its_rewrites_are_played(persuasion):
     assert branch.turns[0].strategy == "personal-story"
     with pytest.raises(WorkbenchError, match="needs a model"):
         regenerate(env, plans[:1], mode="llm", progress=False)
+
+
+@pytest.mark.parametrize("name,strategy", [
+    ("negotiation", "counter-noprice"), ("emotional_support", "Reflection of feelings"), ("tutoring", "Hint"),
+    ("persuasion", "personal-story"), ("marketplace", "recommend-fit")])
+def test_llm_regeneration_matches_each_environments_strategy_names(name, strategy, caplog):
+    env = make_env(name)
+    played = next(s.name for s in env.strategies if s.name != strategy)
+    case = env_class(name).cases()[0]
+    plan = Plan(case.id, case, 5, [Move(played)] * env.max_turns)
+    mangled = re.sub(r"[ -]", "_", strategy.upper())  # e.g. REFLECTION_OF_FEELINGS, COUNTER_NOPRICE
+    for spelling in (strategy, mangled, strategy.lower().replace(" ", "-")):
+        assert strategy_key(spelling) == strategy_key(strategy)
+        said = f"Here is a better turn, said as {spelling}."
+        model = FakeListChatModel(responses=[f"Turn 1: {spelling} | {said}"])
+        with caplog.at_level(logging.WARNING):
+            data = regenerate(env, [plan], mode="llm", model=model, keep="all", progress=False)
+        (branch,) = [e for e in data if e.provenance["hindsight"] == "regenerated"]
+        rewritten = branch.turns[branch.provenance["branch_turn"]]
+        assert (rewritten.text, rewritten.strategy) == (said, strategy)  # the environment's own name
+        assert branch.provenance["strategy"] == strategy and branch.provenance["original_strategy"] == played
+        assert branch.id.endswith(f"~t0={strategy}") and "hindsight critic" not in caplog.text
 
 
 def episode(source, strategies, ret, branch=None):
@@ -144,6 +171,58 @@ def test_hindsight_simulation_labels_pairs_three_ways(tmp_path, capsys):
     assert {"prompt", "chosen", "rejected"} <= set(first)
     assert main(["hindsight", "simulate", "--env", "persuasion", "--out", str(tmp_path / "p")]) == 2
     assert "no satisfaction ratings" in capsys.readouterr().err and not (tmp_path / "p").exists()
+
+
+def test_only_an_environment_with_hindsight_ratings_is_simulated():
+    for name in ("negotiation", "emotional_support", "tutoring", "persuasion"):
+        with pytest.raises(WorkbenchError, match=f"environment '{name}' has no satisfaction ratings to simulate"):
+            check_env(env_class(name))
+    check_env(env_class("marketplace"))
+
+
+def test_the_marketplace_reports_its_ratings_and_what_each_feedback_reveals():
+    options = [{"name": "Aster 5X", "price": 300, "features": ["HDR", "voice control"]},
+               {"name": "Brio 30", "price": 450, "features": ["Dolby Atmos", "a 120Hz screen"]}]
+    case = Case(id="c", env="marketplace", fields={"product": "TV", "options": options, "need": "a 120Hz screen",
+                                                   "budget": 500})
+    bought = Episode("c@1", "marketplace", case, [], outcome={"bought": "Aster 5X", "satisfaction": 5, "partial": 1,
+                                                              "hindsight": 1})
+    nothing = Episode("c@2", "marketplace", case, [], outcome={"bought": None, "satisfaction": 1, "partial": 1,
+                                                               "hindsight": 2})
+    oracle = ("Later you learn what each option really had: Aster 5X ($300): HDR, voice control; "
+              "Brio 30 ($450): Dolby Atmos, a 120Hz screen.")
+    assert env_class("marketplace").hindsight_ratings([bought, nothing]) == [
+        {"immediate": (5.0, ""), "partial": (1.0, "Later, using the Aster 5X, you find it has: HDR, voice control."),
+         "oracle": (1.0, oracle)},
+        {"immediate": (1.0, ""), "partial": (1.0, ""), "oracle": (2.0, oracle)}]
+
+
+class RecordingRater(BaseChatModel):
+    """Rates every dialogue 4 and keeps the prompts it was shown."""
+
+    prompts: list = []
+
+    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
+        self.prompts.append(messages)
+        return ChatResult(generations=[ChatGeneration(message=AIMessage("4"))])
+
+    @property
+    def _llm_type(self):
+        return "recording-rater"
+
+
+def test_a_chat_labeller_sees_the_consequence_its_feedback_type_reveals():
+    env = make_env("marketplace")
+    rater = RecordingRater()
+    episodes, rows = simulate(env, env_class("marketplace").cases()[:3], labeller=rater, progress=False)
+    assert rows == {f: [] for f in FEEDBACK}  # every rating is 4: ties give no pair
+    rated = env.hindsight_ratings(episodes)
+    dialogue = {e.id: "\n".join(f"{t.role}: {t.text}" for t in e.turns) for e in episodes}
+    expected = sorted(f"{dialogue[e.id]}\n{r[f][1]}" if r[f][1] else dialogue[e.id]
+                      for f in FEEDBACK for e, r in zip(episodes, rated))
+    shown = sorted(m[1].content.removesuffix("\nYour rating (1-5):") for m in rater.prompts)
+    assert shown == expected and any("Later, using the" in text for text in shown)
+    assert all(m[0].content.startswith("You are the customer of this conversation.") for m in rater.prompts)
 
 
 def test_an_unlabelled_human_turn_cannot_be_spoken_by_the_template():

@@ -88,7 +88,11 @@ def test_llm_critic_answers():
     assert parse_verdict("hello") is None
     verdict = aggregate_verdicts(state, ["aster 5x", "aster 5x", "undecided"])
     assert verdict.done and verdict.info["bought"] == "Aster 5X" and verdict.reward == 1.0
+    assert verdict.info["dropped_votes"] == 0
     assert not aggregate_verdicts(state, ["undecided", "undecided", "aster 5x"]).done
+    verdict = aggregate_verdicts(state, ["aster 5x", "a toaster", "zephyr 9", "aster 5x", "undecided"])
+    assert verdict.info["dropped_votes"] == 2  # products the case does not offer
+    assert not verdict.done  # two counted votes out of five parsed are no majority
 
 
 def test_a_case_file_is_checked(tmp_path):

@@ -449,19 +449,22 @@ def test_aggregate_verdicts_majority_and_mode_price():
     state.turns += [Turn("Buyer", "Would you take $85? It has a scratch."), Turn("Seller", "I could do $90.")]
     deal, no = ("deal", None), ("no deal", None)
     v = NegotiationEnv.aggregate_verdicts(state, [("deal", 90.0), ("deal", 85.0), ("deal", 85.0), no, no])
-    assert (v.reward, v.done, v.success, v.info) == (pytest.approx(0.75), True, True, {"deal": True, "price": 85.0})
+    assert (v.reward, v.done, v.success, v.info) == (pytest.approx(0.75), True, True,
+                                                     {"deal": True, "price": 85.0, "dropped_votes": 0})
     v = NegotiationEnv.aggregate_verdicts(state, [("deal", 90.0), ("deal", 85.0)])  # tie -> first seen
     assert v.info["price"] == 90.0 and v.reward == pytest.approx(0.5)
     for parsed in ([("deal", 90.0), no], [no, no, ("deal", 90.0)], []):
         v = NegotiationEnv.aggregate_verdicts(state, parsed)
-        assert (v.reward, v.done, v.success, v.info) == (-0.1, False, False, {"deal": False, "price": None})
+        assert (v.reward, v.done, v.success, v.info) == (-0.1, False, False,
+                                                         {"deal": False, "price": None, "dropped_votes": 0})
     # unparsable samples never reach aggregate: parse -> None is dropped by the LLM critic
     raw = ["They have reached a deal at $85.", "gibberish", "They have reached a deal.",
            "They have not reached a deal."]
     parsed = [p for p in map(NegotiationEnv.parse_verdict, raw) if p is not None]
     assert parsed == [("deal", 85.0), no]
     assert deal not in parsed
-    # a price nobody named is the critic's invention: ignored
+    # a price nobody named is the critic's invention: ignored, and counted as a dropped vote
     v = NegotiationEnv.aggregate_verdicts(state, [("deal", 80.0), ("deal", 80.0), ("deal", 85.0)])
-    assert v.info["price"] == 85.0
-    assert not NegotiationEnv.aggregate_verdicts(state, [("deal", 80.0)]).done
+    assert v.info["price"] == 85.0 and v.info["dropped_votes"] == 2
+    v = NegotiationEnv.aggregate_verdicts(state, [("deal", 80.0), no])
+    assert not v.done and v.info["dropped_votes"] == 1

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from agents.ppdpp import PlannerPolicy, StrategyPlanner, discounted_returns
+from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
+from agents.ppdpp.returns import discounted_returns
 from agents.ppdpp.standardise import FeatureStandardiser
 from simulators.negotiation import NegotiationEnv
 from simulators.tutoring import TutoringEnv

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from agents.ppdpp import StrategyPlanner
+from agents.ppdpp.planner import StrategyPlanner
 from agents.ppdpp.data import PlannerExample, annotated_examples, most_frequent_strategy
 from agents.ppdpp.reinforce import planned_turns, reinforce_loss, train_rl
 from agents.ppdpp.sft import macro_scores, train_sft
@@ -16,7 +16,7 @@ from agents.procot import ProCoTPolicy, parse_strategy
 from agents.template import TemplateAgent
 from apps.cli import main
 from apps.compare import parse_planners
-from agents.ppdpp import PlannerPolicy
+from agents.ppdpp.planner import PlannerPolicy
 from simulators.emotional_support import EmotionalSupportEnv
 from simulators.negotiation import NegotiationEnv
 from simulators.tutoring import TutoringEnv

@@ -117,6 +117,7 @@ def test_llm_critic_batches_samples_and_counts_unparsable(cb_file):
     seller, buyer = case.fields["seller_price"], case.fields["buyer_price"]
     assert abs(deal.reward - (4321 - seller) / (buyer - seller)) < 1e-9
     assert not none.done and none.info["unparsable"] == 4 and none.info["parsed"] == 0
+    assert deal.info["samples"] == none.info["samples"] == 4 and none.info["dropped_votes"] == 0
 
 
 def test_gym_style_reset_step(cb_file):

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from tests.toy_training import ENV, TURNS, coin_episodes, load, mean_return, tiny_policy, toy_cases, toy_env
-from workbench.training.config import TrainConfig
+from tests.helpers import train_method
+from workbench.training.config import PPOTrainConfig
 from workbench.training.episodic import EpisodePlayer
-from workbench.training.methods import train
 from workbench.training.ppo import gae, ppo_loss
 
 
@@ -15,15 +15,17 @@ def policy(tmp_path_factory):
     """The tiny model after SFT on coin-flip dialogues: it says A or B, about half and half."""
     root = tmp_path_factory.mktemp("online")
     episodes = coin_episodes(root / "episodes", n=64)
-    run, _ = train(TrainConfig(model=str(tiny_policy(root / "tiny")), data=str(episodes), out=str(root / "sft"),
-                               epochs=10, batch_size=8, lr=3e-3, logging_steps=10), "sft")
+    run, _ = train_method("sft", model=str(tiny_policy(root / "tiny")), data=str(episodes), out=str(root / "sft"),
+                          epochs=10, batch_size=8, lr=3e-3, logging_steps=10)
     return {"root": root, "model": run.path / "model", "return": mean_return(run.path / "model")}
 
 
 def online(policy, method, out=None, **kw):
-    base = dict(model=str(policy["model"]), env=ENV, max_turns=TURNS, prompts=16, batch_size=8, num_generations=8,
+    base = dict(model=str(policy["model"]), env=ENV, max_turns=TURNS, prompts=16, batch_size=8,
                 max_new_tokens=12, lr=5e-4, seed=0, logging_steps=1)
-    return train(TrainConfig(**{**base, **kw}, out=str(policy["root"] / (out or method))), method)
+    if method != "online-dpo":
+        base["num_generations"] = 8
+    return train_method(method, **{**base, **kw}, out=str(policy["root"] / (out or method)))
 
 
 def test_played_episodes_mask_exactly_the_policys_turns(policy):
@@ -57,17 +59,6 @@ def test_rl_in_the_loop_raises_the_mean_episode_return(policy, method, kw):
     assert (run.path / "plots" / "train.png").is_file()
 
 
-def test_ppo_resumes_from_its_checkpoint(policy):
-    online(policy, "ppo", out="ppo-resume", max_steps=2, batch_size=2, num_generations=2, save_steps=1)
-    ppo_run = policy["root"] / "ppo-resume"
-    assert (ppo_run / "checkpoints" / "last" / "trainer_state.pt").is_file()
-    run, summary = train(TrainConfig(model=str(policy["model"]), env=ENV, max_turns=TURNS, prompts=16, batch_size=2,
-                                     num_generations=2, max_new_tokens=12, lr=5e-4, seed=0, logging_steps=1,
-                                     max_steps=3, save_steps=1, out=str(ppo_run), resume=True), "ppo")
-    assert summary["iterations"] == 3
-    assert [r["step"] for r in run.metrics()] == [1, 2, 3]  # one more iteration, none repeated
-
-
 def test_gae_skips_the_users_tokens():
     rewards = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0, 2.0]])
     values = torch.tensor([[0.5, 0.0, 0.2, 0.0, 0.0, 0.1]])
@@ -79,7 +70,7 @@ def test_gae_skips_the_users_tokens():
 
 
 def test_ppo_loss_clips_and_dual_clips():
-    config = TrainConfig(clip_range=0.2, value_clip=0.2, vf_coef=0.0)
+    config = PPOTrainConfig(clip_range=0.2, value_clip=0.2, vf_coef=0.0)
     mask = torch.ones(1, 2)
     old = torch.zeros(1, 2)
     adv = torch.tensor([[1.0, -1.0]])

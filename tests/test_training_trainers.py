@@ -4,12 +4,11 @@ import pytest
 from datasets import Dataset
 
 from apps.cli import main
+from tests.helpers import train_method
 from tests.toy_training import A, B, coin_episodes, load, preference_margin, tiny_policy
 from workbench.episodes import load_episodes
-from workbench.training.config import TrainConfig
 from workbench.training.data import episode_rows, prepare
 from workbench.training.masking import transcript_prompt
-from workbench.training.methods import train
 
 LABELS = {"user": "Patient", "assistant": "Therapist", "system": "System"}
 
@@ -26,10 +25,10 @@ def pairs(toy):
              "rejected": f" {r['rejected'][0]['content']}\n"} for r in rows]
 
 
-def config(toy, out, **kw):
+def trained(toy, method, out, **kw):
     base = dict(model=str(toy["model"]), data=str(toy["episodes"]), out=str(toy["root"] / out), max_steps=20,
                 batch_size=8, lr=3e-3, seed=0)
-    return TrainConfig(**{**base, **kw})
+    return train_method(method, **{**base, **kw})
 
 
 def test_episode_pairs_prefer_the_reflection(toy):
@@ -57,7 +56,7 @@ def agent_nll(path, toy):
 @pytest.mark.parametrize("lora", [False, True])
 def test_sft_lowers_the_agents_loss(toy, lora):
     out = "sft-lora" if lora else "sft"
-    run, summary = train(config(toy, out, lora=lora, lr=1e-2 if lora else 3e-3), "sft")
+    run, summary = trained(toy, "sft", out, lora=lora, lr=1e-2 if lora else 3e-3)
     before, after = agent_nll(toy["model"], toy), None
     if lora:
         from peft import AutoPeftModelForCausalLM
@@ -84,7 +83,7 @@ def test_preference_methods_come_to_prefer_the_chosen_reply(toy, method, options
     rows = pairs(toy)
     before = preference_margin(toy["model"], rows)
     name = f"{method}-{'-'.join(map(str, options.values())) or 'default'}".replace("[", "").replace("]", "")
-    run, _ = train(config(toy, name, **options), method)
+    run, _ = trained(toy, method, name, **options)
     after = preference_margin(run.path / "model", rows)
     assert after > before + 2.0, (before, after)  # log-odds of chosen over rejected up by more than 2 nats
 
@@ -96,7 +95,7 @@ def test_kto_on_unpaired_labels(toy):
     path = toy["root"] / "kto.jsonl"
     Dataset.from_list(rows).to_json(str(path))
     before = preference_margin(toy["model"], [{"prompt": prompt, "chosen": f" {A}\n", "rejected": f" {B}\n"}])
-    run, _ = train(config(toy, "kto", data=str(path)), "kto")
+    run, _ = trained(toy, "kto", "kto", data=str(path))
     after = preference_margin(run.path / "model", [{"prompt": prompt, "chosen": f" {A}\n", "rejected": f" {B}\n"}])
     assert after > before + 2.0, (before, after)
 
@@ -106,7 +105,7 @@ def test_reward_model_ranks_the_pairs(toy):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     rows = pairs(toy)
-    run, summary = train(config(toy, "reward"), "reward")
+    run, summary = trained(toy, "reward", "reward")
     model = AutoModelForSequenceClassification.from_pretrained(run.path / "model")
     tok = AutoTokenizer.from_pretrained(run.path / "model")
 
@@ -124,9 +123,9 @@ def test_online_methods_with_a_reward_model_raise_its_reward(toy, method):
     """Prompts from the episodes, rewards from the reward model trained above (it prefers A)."""
     if "reward_model" not in toy:
         pytest.skip("needs test_reward_model_ranks_the_pairs")
-    run, summary = train(config(toy, f"{method}-rm", reward_model=str(toy["reward_model"]), max_steps=12,
-                                num_generations=4, lr=1e-3, max_new_tokens=12, trl=["beta=0.0"] if method == "grpo"
-                                else None), method)
+    grpo = {"num_generations": 4, "trl": ["beta=0.0"]} if method == "grpo" else {}
+    run, summary = trained(toy, method, f"{method}-rm", reward_model=str(toy["reward_model"]), max_steps=12,
+                           lr=1e-3, max_new_tokens=12, **grpo)
     key = "reward" if method == "grpo" else "objective/scores"
     scores = [r[key] for r in run.metrics() if key in r]
     assert len(scores) == 12 and sum(scores[-4:]) / 4 > sum(scores[:4]) / 4, scores

@@ -47,7 +47,7 @@ def check_types(config: Any) -> None:
             raise WorkbenchError(f"config key {f.name!r} must be {names}, got {value!r}")
 
 
-def load_yaml(path: str | Path, config_class: type) -> dict[str, Any]:
+def load_yaml(path: str | Path, config_class: type, prog: str | None = None) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise WorkbenchError(f"config file not found: {path}")
@@ -60,7 +60,8 @@ def load_yaml(path: str | Path, config_class: type) -> dict[str, Any]:
     known = {f.name for f in dataclasses.fields(config_class)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise WorkbenchError(f"{path}: unknown config key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+        where = f" for {prog}" if prog else ""
+        raise WorkbenchError(f"{path}: unknown config key {unknown[0]!r}{where} (known: {', '.join(sorted(known))})")
     check_types(config_class(**data))
     return data
 
@@ -75,7 +76,7 @@ def parse_config(config_class: type[T], argv: Sequence[str], *, prog: str, descr
     pre.add_argument("--config")
     pre, _ = pre.parse_known_args(argv)
     if pre.config:
-        parser.set_defaults(**load_yaml(pre.config, config_class))
+        parser.set_defaults(**load_yaml(pre.config, config_class, prog))
     config, _, unknown = parser.parse_args_into_dataclasses(list(argv), return_remaining_strings=True)
     if unknown:
         raise WorkbenchError(f"unknown option {unknown[0]!r} for {prog} (see {prog} --help)")

@@ -4,8 +4,9 @@ The LLM critic follows PPDPP (Deng et al., ICLR 2024, Sec. 3.3): a critic model 
 fixed question about the dialogue, ``samples`` verdicts are drawn at temperature 1.1 (10 in the
 paper), each verdict is parsed against a fixed answer set, and the parsed verdicts are mapped to
 a scalar reward by the environment (the mean of graded verdicts; the most common price for a
-deal). Samples that match no answer are counted and ignored; the counts are kept in
-``Verdict.info``.
+deal). Samples that match no answer are counted and ignored; ``Verdict.info`` keeps the counts:
+``samples`` (drawn), ``parsed`` and ``unparsable`` (``samples - parsed``); an aggregate that drops
+parsed votes records ``dropped_votes`` there too.
 """
 
 from __future__ import annotations
@@ -58,6 +59,6 @@ class LLMCritic:
                 log.info("critic: %d of %d samples unparsable for %s", unparsable, len(raw), state.case.id)
             verdict = self.aggregate(state, parsed)
             verdict.raw = raw
-            verdict.info.update(parsed=len(parsed), unparsable=unparsable)
+            verdict.info.update(samples=len(raw), parsed=len(parsed), unparsable=unparsable)
             verdicts.append(verdict)
         return verdicts

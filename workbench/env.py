@@ -211,6 +211,16 @@ class DialogueEnv(ABC):
     def aggregate_verdicts(cls, state: DialogueState, parsed: list[Any]) -> Verdict:
         """Map the parsed samples to one scalar-reward verdict."""
 
+    # -- hindsight simulation (RLHS) ----------------------------------------------------------
+    @classmethod
+    def hindsight_ratings(cls, episodes: Sequence[Episode]) -> list[dict[str, tuple[float, str]]]:
+        """The user's ratings of finished dialogues with and without hindsight (Liang et al. 2025, RLHS,
+        Sec. 3-4): per episode, for each feedback type ``immediate`` (right after the dialogue), ``partial``
+        (having met the consequence of its own decision) and ``oracle`` (knowing the true outcome), the
+        1-5 rating and the consequence that type reveals to a rater, as a sentence ("" for none). Called
+        with no episodes, it says whether the environment has ratings; by default it has none."""
+        raise WorkbenchError(f"environment {cls.name!r} has no satisfaction ratings to simulate")
+
     # -- strategies -------------------------------------------------------------------
     @classmethod
     def strategy(cls, name: str) -> Strategy:

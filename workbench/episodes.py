@@ -31,6 +31,12 @@ class Case:
 
 @dataclass
 class Turn:
+    """One utterance. ``info`` keys the workbench reads: ``verdict`` (on a user turn: the critic's verdict,
+    with ``samples``/``parsed``/``unparsable`` from an LLM critic and ``dropped_votes`` where the environment
+    drops votes), ``generated`` (a chat model spoke it), ``fallback`` (its text stands in for an empty model
+    reply: what was replaced by what; data builders leave it out), ``plan_generated`` / ``plan_fallback``
+    (the agent's model picked its strategy / that pick did not parse and a random one was played)."""
+
     role: str
     text: str
     strategy: str | None = None
@@ -53,7 +59,12 @@ class Episode:
 
     @property
     def total_reward(self) -> float:
-        return float(sum(t.reward or 0.0 for t in self.turns))
+        """The episode's return: the undiscounted sum of its turns' rewards (a turn without one counts 0)."""
+        return self.return_from(0)
+
+    def return_from(self, index: int) -> float:
+        """The undiscounted return from turn ``index`` on (the rewards of ``turns[index:]``)."""
+        return float(sum(t.reward or 0.0 for t in self.turns[index:]))
 
     # -- flat rows ---------------------------------------------------------------------
     def to_row(self) -> dict[str, Any]:

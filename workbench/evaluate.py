@@ -1,28 +1,112 @@
-"""Metrics tables and outcome plots for episode sets.
+"""Metrics tables, fallback rates and outcome plots for episode sets.
 
 The environment defines its domain metrics (e.g. negotiation: SR, AT, SL% as in PPDPP); every
-table also carries the episode count and the mean return (sum of per-turn critic rewards).
+table also carries the episode count, the mean return (sum of per-turn critic rewards) and the
+fallback rates of the sources the episodes had (:func:`fallback_rates`), so that every number says
+how much of it rests on fallbacks.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 from workbench.env import DialogueEnv
 from workbench.episodes import Episode
 from workbench.errors import WorkbenchError
 
+log = logging.getLogger(__name__)
+
+FALLBACK_RATES = {
+    "critic unparsable": "share of the critic's samples that matched no answer (ignored; a default reward "
+                         "stands where none parsed)",
+    "replaced replies": "share of the model-spoken turns whose empty reply was replaced by a template line or "
+                        "\"...\"",
+    "dropped votes": "share of the critic's parsed votes dropped by the environment (e.g. a deal at a price "
+                     "nobody named)",
+    "unparsed plans": "share of the model-planned (ProCoT) turns whose strategy answer named none (a random "
+                      "strategy was played)",
+}
+"""The fallback rates :func:`fallback_rates` reports, and what each means."""
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def fallback_rates(episodes: Sequence[Episode]) -> dict[str, float]:
+    """The fallback rates of ``episodes``, each pooled over all of them (a ratio of sums). A rate is
+    present only when its source occurs in the episodes (a scripted run with a ground-truth critic has
+    none), and then always, 0.0 included:
+
+    * ``critic unparsable``: unparsable / drawn LLM-critic samples (``unparsable`` and ``samples`` of
+      every verdict in the user turns' ``info["verdict"]``);
+    * ``replaced replies``: turns marked ``info["fallback"]`` / turns a chat model spoke
+      (``info["generated"]``: the LLM agent's and the LLM user simulator's turns; not template or
+      scripted turns, nor the environment's opening);
+    * ``dropped votes``: ``dropped_votes`` / ``parsed`` over the verdicts whose environment drops votes;
+    * ``unparsed plans``: turns marked ``info["plan_fallback"]`` / turns whose strategy the agent's model
+      picked itself (``info["plan_generated"]``, ProCoT).
+    """
+    n: Counter = Counter()
+    seen: set[str] = set()
+    for episode in episodes:
+        for turn in episode.turns:
+            verdict = turn.info.get("verdict", {})
+            if "samples" in verdict:
+                seen.add("critic unparsable")
+                n["unparsable"] += verdict["unparsable"]
+                n["samples"] += verdict["samples"]
+            if "dropped_votes" in verdict:
+                seen.add("dropped votes")
+                n["dropped"] += verdict["dropped_votes"]
+                n["parsed"] += verdict.get("parsed", 0)
+            if turn.info.get("generated"):
+                seen.add("replaced replies")
+                n["generated"] += 1
+                n["replaced"] += "fallback" in turn.info
+            if turn.info.get("plan_generated"):
+                seen.add("unparsed plans")
+                n["planned"] += 1
+                n["unplanned"] += "plan_fallback" in turn.info
+    rates = {"critic unparsable": _share(n["unparsable"], n["samples"]),
+             "replaced replies": _share(n["replaced"], n["generated"]),
+             "dropped votes": _share(n["dropped"], n["parsed"]),
+             "unparsed plans": _share(n["unplanned"], n["planned"])}
+    return {name: rate for name, rate in rates.items() if name in seen}
+
+
+def warn_fallbacks(rates: dict[str, float], threshold: float, where: str) -> str | None:
+    """Log ONE warning line naming every fallback rate in ``rates`` (names may carry a prefix, e.g. a
+    planner's label) above ``threshold``; return the line, or None when no rate passes it."""
+    high = [f"{name} {rate:.1%}" for name, rate in rates.items() if rate > threshold]
+    if not high:
+        return None
+    line = (f"{where}: fallback rate above {threshold:.0%}: {', '.join(high)}; the metrics beside them rest on "
+            "fallbacks (see summary.md)")
+    log.warning(line)
+    return line
+
 
 def metrics_table(env: type[DialogueEnv], episodes: Sequence[Episode]) -> dict[str, float]:
+    """The episode count, the environment's metrics, the mean return and the fallback rates."""
     if not episodes:
         raise WorkbenchError("no episodes to evaluate")
     return {"episodes": len(episodes), **env.metrics(episodes),
-            "return": sum(e.total_reward for e in episodes) / len(episodes)}
+            "return": sum(e.total_reward for e in episodes) / len(episodes), **fallback_rates(episodes)}
 
 
-def _cell(value: float) -> str:
+def fallback_legend(columns: Iterable[str]) -> str:
+    """One Markdown line per fallback rate among ``columns``, saying what it counts ("" when none)."""
+    present = set(columns)
+    return "\n".join(f"- {name}: {meaning}" for name, meaning in FALLBACK_RATES.items() if name in present)
+
+
+def _cell(value: float | None) -> str:
+    if value is None:
+        return "n/a"
     return f"{value:d}" if isinstance(value, int) else f"{value:.4g}"
 
 
@@ -33,10 +117,11 @@ def format_table(metrics: dict[str, float]) -> str:
 
 
 def format_rows(rows: dict[str, dict[str, float]], first: str = "planner") -> str:
-    """A Markdown table with one row per label (e.g. per planner) and one column per metric."""
-    columns = list(next(iter(rows.values())))
+    """A Markdown table with one row per label (e.g. per planner) and one column per metric of any row;
+    a row without a metric (a fallback source it did not have) shows n/a."""
+    columns = list(dict.fromkeys(c for m in rows.values() for c in m))
     lines = ["| " + " | ".join([first, *columns]) + " |", "|" + "---|" * (len(columns) + 1)]
-    lines += ["| " + " | ".join([label, *(_cell(m[c]) for c in columns)]) + " |" for label, m in rows.items()]
+    lines += ["| " + " | ".join([label, *(_cell(m.get(c)) for c in columns)]) + " |" for label, m in rows.items()]
     return "\n".join(lines)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -25,15 +25,25 @@ _ROLE_PREFIX = re.compile(r"^\s*[A-Za-z][\w ]{0,20}:\s*")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
-def clean_utterance(text: str, fallback: str) -> str:
+def clean_utterance(text: str) -> str:
     """First line of a generated turn, without a leading "Role:" echo or control characters, its spaces
-    collapsed; ``fallback`` (logged) if empty."""
+    collapsed ("" when nothing is left)."""
     line = " ".join(_CONTROL.sub(" ", text.strip().split("\n", 1)[0]).split())
-    line = _ROLE_PREFIX.sub("", line, count=1).strip()
-    if not line:
-        log.warning("empty model utterance; using fallback %r", fallback)
-        return fallback
-    return line
+    return _ROLE_PREFIX.sub("", line, count=1).strip()
+
+
+def model_turn(role: str, reply: str, fallback: str, note: str, *, strategy: str | None = None,
+               info: dict[str, Any] | None = None) -> Turn:
+    """The turn a model spoke: ``reply`` cleaned (:func:`clean_utterance`), marked ``info["generated"]``;
+    an empty reply is replaced by ``fallback`` and marked ``info["fallback"] = note`` (what was replaced
+    by what, e.g. "empty agent reply -> template line"), so that metrics count it and data builders
+    leave it out."""
+    text = clean_utterance(reply)
+    info = {**(info or {}), "generated": True}
+    if not text:
+        log.info("%s: using %r", note, fallback)
+        text, info["fallback"] = fallback, note
+    return Turn(role=role, text=text, strategy=strategy, info=info)
 
 
 class LLMUserSimulator:
@@ -51,11 +61,11 @@ class LLMUserSimulator:
 
     def respond(self, states: Sequence[DialogueState]) -> list[Turn]:
         replies = self.model.batch([self.prompt(s) for s in states]) if states else []
-        return [Turn(role=s.user_role, text=clean_utterance(str(r.content), self.fallback))
+        return [model_turn(s.user_role, str(r.content), self.fallback, f"empty user reply -> {self.fallback!r}")
                 for s, r in zip(states, replies)]
 
 
-def dialogue_messages(state: DialogueState, speaker: str) -> list[BaseMessage]:
+def roleplay_messages(state: DialogueState, speaker: str) -> list[BaseMessage]:
     """The dialogue so far as chat messages from ``speaker``'s point of view: its own turns are
     ``AIMessage``, the other side's ``HumanMessage``, each named by role (a base model then sees
     a "Role: text" transcript and continues as ``speaker``)."""
@@ -68,7 +78,7 @@ def role_prompt(system: str, state: DialogueState, speaker: str, strategy: Strat
     as the last line of the system message, then the dialogue (Deng et al., ICLR 2024, Sec. 3.1)."""
     if strategy is not None:
         system += f"\nNow: {strategy.instruction}"
-    return [SystemMessage(content=system), *dialogue_messages(state, speaker)]
+    return [SystemMessage(content=system), *roleplay_messages(state, speaker)]
 
 
 def critic_messages(system: str, shots: Sequence[tuple[str, str]], question: str, state: DialogueState,

@@ -7,7 +7,9 @@ refilled from the queue, so batches stay full and an interrupt loses only the ep
 flight. Episode ``i`` plays ``cases[i % len(cases)]`` with its own seed, so results do not
 depend on which other episodes share its batch (exactly so for scripted simulators).
 ``rollout_many`` does the same for several agents at once (an evaluation of several planners), so
-that their simulator and critic calls share batches.
+that their simulator and critic calls share batches. Its ``seeds`` and ``on_begin`` let a caller choose
+each episode's seed and prepare its state before the first turn (hindsight replay plays stored plans
+this way, each with its own seed and length).
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ StepHook = Callable[[Sequence[tuple[int, DialogueState]], Sequence[Episode]], No
 """Called after every lockstep step with the live ``(index, state)`` pairs (their turns so far, read-only)
 and the episodes that step finished (e.g. to stream a dialogue and the metrics to a page)."""
 
+BeginHook = Callable[[Hashable, int, DialogueState], None]
+"""Called with each dialogue's agent key, episode index and new state before the agent's first turn
+(e.g. to shorten the dialogue or to tie the state to what the agent should say in it)."""
+
 
 def episode_seed(seed: int, index: int) -> int:
     return seed * 1_000_003 + index
@@ -45,24 +51,32 @@ def rollout(env: DialogueEnv, agent: Agent, cases: Sequence[Case], *, n: int, se
 def rollout_many(env: DialogueEnv, agents: Mapping[Hashable, Agent], cases: Sequence[Case], *, n: int,
                  seed: int = 0, batch_size: int = 32, run: Run | None = None,
                  skip: Sequence[tuple[Hashable, int]] = (), provenance: Mapping[Hashable, dict[str, Any]] | None = None,
-                 progress: bool = True, on_step: StepHook | None = None) -> dict[Hashable, list[Episode]]:
+                 progress: bool = True, on_step: StepHook | None = None, seeds: Sequence[int] | None = None,
+                 on_begin: BeginHook | None = None, desc: str | None = None) -> dict[Hashable, list[Episode]]:
     """Episodes ``0..n-1`` for every agent (keyed, e.g. by planner) in one lockstep: episode ``i``
     plays the same case with the same seed for every agent, each agent acts for its own dialogues,
     and the simulator and critic see all live dialogues as one batch. ``skip`` lists ``(key, i)``
-    already stored; ``provenance[key]`` goes into that agent's episodes; ``on_step`` sees every step."""
+    already stored; ``provenance[key]`` goes into that agent's episodes; ``on_step`` sees every step.
+    ``seeds[i]``, when given, is episode ``i``'s seed instead of ``episode_seed(seed, i)``; ``on_begin``
+    sees every new dialogue; ``desc`` labels the progress bar."""
     if not cases:
         raise WorkbenchError("no cases to play")
     if batch_size < 1:
         raise WorkbenchError("batch_size must be at least 1")
+    if seeds is not None and len(seeds) != n:
+        raise WorkbenchError(f"{len(seeds)} seeds for {n} episodes")
     done = set(skip)
     pending = deque((key, i) for key in agents for i in range(n) if (key, i) not in done)
     live: list[tuple[Hashable, int, DialogueState]] = []
     finished: dict[Hashable, dict[int, Episode]] = {key: {} for key in agents}
-    with tqdm(total=len(pending), desc=f"{env.name} self-play", unit="ep", disable=not progress) as bar:
+    with tqdm(total=len(pending), desc=desc or f"{env.name} self-play", unit="ep", disable=not progress) as bar:
         while pending or live:
             while pending and len(live) < batch_size:
                 key, i = pending.popleft()
-                live.append((key, i, env.begin(cases[i % len(cases)], episode_seed(seed, i))))
+                state = env.begin(cases[i % len(cases)], episode_seed(seed, i) if seeds is None else seeds[i])
+                if on_begin is not None:
+                    on_begin(key, i, state)
+                live.append((key, i, state))
             turns: list = [None] * len(live)
             for key in dict.fromkeys(k for k, _, _ in live):
                 slots = [j for j, (k, _, _) in enumerate(live) if k == key]

@@ -4,6 +4,8 @@
    the feedback's own condition clause) and near-scope categories (``--near_hint``, else proposals).
 2. Candidate prompts: the pool (environment contexts and generic requests) plus prompts the writer
    proposes for each category; the sentence encoder assigns each its scope (``scope.assign_scopes``).
+   Proposals (categories and requests) that are empty, too short or repeated are dropped and counted
+   in ``stats["dropped"]``.
 3. A split by dialogue into training and held-out prompts per scope.
 4. Baseline replies y⁻ from the base model (greedy, adapters off) for every prompt.
 5. Revised replies y⁺ for the in-scope training prompts: the writer is shown the prompt, y⁻ and the
@@ -108,44 +110,50 @@ class FeedbackData:
                    meta["near_categories"], splits, meta.get("stats", {}))
 
 
-def prompt_pool(writer: Any, envs: Sequence[str], cache: Path | None) -> list[Prompt]:
+def prompt_pool(writer: Any, envs: Sequence[str], cache: Path | None) -> tuple[list[Prompt], int]:
     """The environments' contexts plus the writer's generic requests (kept in ``cache``, which the next
-    feedback with the same writer reads instead of asking it again)."""
+    feedback with the same writer reads instead of asking it again), and how many requests the writer's
+    answers dropped (0 from the cache)."""
+    dropped = 0
     if cache and cache.is_file():
         generic = [Prompt.from_row(json.loads(line)) for line in cache.read_text().splitlines() if line.strip()]
     else:
-        generic = write_requests(writer, TOPICS, 2, prefix="generic:")
+        generic, dropped = write_requests(writer, TOPICS, 2, prefix="generic:")
         if cache:
             atomic_write(cache, "".join(json.dumps(p.to_row()) + "\n" for p in generic))
-    return env_prompts(envs) + generic
+    return env_prompts(envs) + generic, dropped
 
 
-def scope_descriptions(writer: Any, feedback: str, config: FeedbackConfig) -> tuple[list[str], list[str]]:
+def scope_descriptions(writer: Any, feedback: str, config: FeedbackConfig) -> tuple[list[str], list[str], int]:
     """(in-scope, near-scope) category texts: the hints where given, else the writer's proposals (the
-    in-scope ones with the feedback's condition clause)."""
+    in-scope ones with the feedback's condition clause); and how many proposals were dropped."""
     asks = [f"Feedback: {feedback}"]
+    dropped = 0
     if config.scope_hint:
         categories = list(config.scope_hint)
     else:
-        categories = write_lines(writer, _CATEGORY_SYSTEM, _CATEGORY_SHOTS, asks, config.categories)[0]
+        (categories,), dropped = write_lines(writer, _CATEGORY_SYSTEM, _CATEGORY_SHOTS, asks, config.categories)
         if condition := condition_of(feedback):
             categories.insert(0, condition)
     if config.near_hint:
         near = list(config.near_hint)
     else:
-        near = write_lines(writer, _NEAR_SYSTEM, _NEAR_SHOTS, asks, config.categories)[0]
+        (near,), dropped_near = write_lines(writer, _NEAR_SYSTEM, _NEAR_SHOTS, asks, config.categories)
+        dropped += dropped_near
     if not categories:
         raise WorkbenchError("could not tell where the feedback applies: give --scope_hint (the writer proposed "
                              "no usable category)")
-    return categories, near
+    return categories, near, dropped
 
 
-def written_prompts(writer: Any, categories: Sequence[str], per_category: int, prefix: str) -> list[Prompt]:
-    """Requests the writer proposes for each category (ids ``<prefix><category>-<n>``)."""
-    written = write_lines(writer, _REQUEST_SYSTEM, _REQUEST_SHOTS, [f"Situation: {c}" for c in categories],
-                          per_category, min_words=4)
+def written_prompts(writer: Any, categories: Sequence[str], per_category: int,
+                    prefix: str) -> tuple[list[Prompt], int]:
+    """Requests the writer proposes for each category (ids ``<prefix><category>-<n>``), and how many of its
+    answers were dropped (empty, too short or repeated)."""
+    written, dropped = write_lines(writer, _REQUEST_SYSTEM, _REQUEST_SHOTS, [f"Situation: {c}" for c in categories],
+                                   per_category, min_words=4)
     return [request_prompt(line, f"{prefix}{i}-{j}", "generated") for i, lines in enumerate(written)
-            for j, line in enumerate(lines)]
+            for j, line in enumerate(lines)], dropped
 
 
 def split_by_group(prompts: Sequence[Prompt], n_train: int, n_eval: int, rng: random.Random) -> tuple[list, list]:
@@ -209,17 +217,19 @@ def build_data(feedback: str, checks: list[Check], config: FeedbackConfig, *, wr
             bar.set_postfix_str(name)
             bar.update()
 
-        categories, near = scope_descriptions(writer, feedback, config)
+        categories, near, dropped_categories = scope_descriptions(writer, feedback, config)
         stage("categories")
-        candidates = prompt_pool(writer, config.envs or env_names(), pool_cache)
+        candidates, dropped_requests = prompt_pool(writer, config.envs or env_names(), pool_cache)
         stage("prompt pool")
-        candidates += written_prompts(writer, categories, config.written_prompts, "in:")
-        candidates += written_prompts(writer, near, config.written_prompts, "near:")
+        for texts, prefix in ((categories, "in:"), (near, "near:")):
+            written, dropped = written_prompts(writer, texts, config.written_prompts, prefix)
+            candidates, dropped_requests = candidates + written, dropped_requests + dropped
         stage("written prompts")
         counts = assign_scopes(candidates, encoder or SentenceEncoder(config.encoder), categories, near,
                                threshold_in=config.threshold_in, threshold_out=config.threshold_out)
         stage("scopes")
-        data = FeedbackData(feedback, checks, categories, near, stats={"candidates": dict(counts)})
+        data = FeedbackData(feedback, checks, categories, near, stats={
+            "candidates": dict(counts), "dropped": {"categories": dropped_categories, "requests": dropped_requests}})
         for scope in SCOPES:
             chosen = [p for p in candidates if p.scope == scope]
             train, held = split_by_group(chosen, config.train_prompts, config.eval_prompts, rng)

@@ -80,7 +80,7 @@ def add_feedback(text: str, config: FeedbackConfig) -> tuple[Path, dict[str, dic
     from workbench.llm.embedded import encoder_path
     from workbench.llm.resolve import chat_model
     from workbench.registry import env_class
-    from workbench.training.methods import MetricsToRun, model_source, plot_metrics
+    from workbench.training.trainers import MetricsToRun, model_source, plot_metrics
 
     from agents.c3po.trainer import train_method
 
@@ -141,11 +141,20 @@ def spec_key(spec: str) -> str:
     return hashlib.sha256(spec.encode()).hexdigest()[:12]
 
 
+def dropped_note(stats: dict[str, Any]) -> str:
+    """What the data generation dropped (``FeedbackData.stats``), in one line."""
+    dropped, revisions = stats.get("dropped", {}), stats.get("revisions", {})
+    return (f"Dropped: {dropped.get('categories', 0)} proposed categories and {dropped.get('requests', 0)} written "
+            f"requests (empty, too short or repeated); {revisions.get('dropped', 0)} of "
+            f"{sum(revisions.values())} revisions (none usable)")
+
+
 def summary(text: str, data: FeedbackData, table: dict[str, dict[str, float]], timings: dict[str, float]) -> str:
     rules = ", ".join(map(str, data.checks)) or "none (LLM judge)"
     return (f"# Feedback adapter\n\nFeedback: {text}\n\nRules: {rules}\n\n"
             f"In-scope categories: {'; '.join(data.categories)}\n\nNear-scope: {'; '.join(data.near_categories)}\n\n"
-            f"Data: {data.stats}\n\nTimings (s): {timings}\n\n{format_rows(table, 'method')}\n")
+            f"Data: {data.stats}\n\n{dropped_note(data.stats)}\n\nTimings (s): {timings}\n\n"
+            f"{format_rows(table, 'method')}\n")
 
 
 def evaluate_adapter(library: AdapterLibrary, name: str, judge_spec: str | None = None) -> dict[str, dict[str, float]]:

@@ -121,18 +121,18 @@ def env_prompts(env_names: Sequence[str], per_case: int = 3, max_turns: int = 8)
     return prompts
 
 
-def write_requests(model: Any, topics: Sequence[str], per_topic: int, *, prefix: str) -> list[Prompt]:
-    """Requests about each topic written by ``model`` (one batched call); empty, short and repeated ones are
-    dropped (counted in the log)."""
-    written = write_lines(model, _WRITER_SYSTEM, _WRITER_SHOTS, [f"Topic: {t}" for t in topics], per_topic,
-                          min_words=4)
+def write_requests(model: Any, topics: Sequence[str], per_topic: int, *, prefix: str) -> tuple[list[Prompt], int]:
+    """Requests about each topic written by ``model`` (one batched call), and how many were dropped (empty,
+    short or repeated; also logged)."""
+    written, dropped = write_lines(model, _WRITER_SYSTEM, _WRITER_SHOTS, [f"Topic: {t}" for t in topics],
+                                   per_topic, min_words=4)
     prompts = []
     for topic, lines in zip(topics, written):
         for line in lines:
             prompt = request_prompt(line, f"{prefix}{len(prompts)}", "generic")
             prompt.meta["topic"] = topic
             prompts.append(prompt)
-    if len(prompts) < len(topics) * per_topic:
-        log.info("%d of %d written requests were empty, too short or repeated and were dropped",
-                 len(topics) * per_topic - len(prompts), len(topics) * per_topic)
-    return prompts
+    if dropped:
+        log.info("%d of %d written requests were empty, too short or repeated and were dropped", dropped,
+                 len(topics) * per_topic)
+    return prompts, dropped

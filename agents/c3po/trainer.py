@@ -31,7 +31,7 @@ from workbench.llm.local import format_transcript
 from workbench.runs import atomic_dir
 from workbench.training.config import default_bf16
 from workbench.training.masking import transcript_reply
-from workbench.training.methods import load_tokenizer
+from workbench.training.trainers import load_tokenizer
 
 ANCHORS = ("out", "near")
 

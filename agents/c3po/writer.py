@@ -57,9 +57,9 @@ def few_shot(system: str, shots: Sequence[tuple[str, str]], ask: str) -> list[Ba
 
 
 def write_lines(model: Any, system: str, shots: Sequence[tuple[str, str]], asks: Sequence[str], per_ask: int, *,
-                min_words: int = 2) -> list[list[str]]:
-    """``per_ask`` sampled one-line answers to each ask (one batched call), cleaned and deduplicated;
-    empty or too short answers are dropped."""
+                min_words: int = 2) -> tuple[list[list[str]], int]:
+    """``per_ask`` sampled one-line answers to each ask (one batched call), cleaned and deduplicated, and
+    how many answers were dropped (empty, too short or repeated)."""
     jobs = [ask for ask in asks for _ in range(per_ask)]
     outputs = respond_batch(model, [few_shot(system, shots, ask) for ask in jobs], "Writer", temperature=0.9,
                             max_tokens=40)
@@ -68,4 +68,4 @@ def write_lines(model: Any, system: str, shots: Sequence[tuple[str, str]], asks:
         line = clean_line(text)
         if len(line.split()) >= min_words and line.lower() not in {x.lower() for x in lines[ask]}:
             lines[ask].append(line)
-    return [lines[ask] for ask in asks]
+    return [lines[ask] for ask in asks], len(jobs) - sum(map(len, lines.values()))

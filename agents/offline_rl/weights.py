@@ -39,11 +39,6 @@ class WeightedExample:
     advantage: float = 0.0
 
 
-def _return(episode: Episode) -> float:
-    value = episode.provenance.get("return")
-    return float(value) if value is not None else sum(t.reward or 0.0 for t in episode.turns)
-
-
 def _steps(episode: Episode, agent_role: str) -> list[tuple[int, str]]:
     """``(turn index, strategy)`` of the episode's agent turns."""
     return [(i, t.strategy) for i, t in enumerate(episode.turns) if t.role == agent_role and t.strategy]
@@ -62,7 +57,7 @@ def weighted_examples(episodes: Sequence[Episode], agent_role: str, strategies: 
     if not episodes:
         raise WorkbenchError("no episodes to learn from")
     index = {name: i for i, name in enumerate(strategies)}
-    returns = [_return(e) for e in episodes]
+    returns = [e.total_reward for e in episodes]
     cut = quantile(returns, q)
     values: dict[tuple, list[float]] = defaultdict(list)  # state (source, earlier strategies) -> returns
     actions: dict[tuple, list[float]] = defaultdict(list)  # (state, strategy) -> returns

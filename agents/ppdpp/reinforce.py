@@ -29,6 +29,7 @@ from agents.ppdpp.returns import discounted_returns
 from workbench.env import Agent, DialogueEnv
 from workbench.episodes import Case, Episode, format_history
 from workbench.errors import WorkbenchError
+from workbench.evaluate import fallback_rates
 from workbench.rollout import rollout
 from workbench.runs import Run, atomic_dir, settled_dir
 
@@ -121,8 +122,9 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
     encoding again: no encoder backward pass and a single forward pass per turn.
     ``standardise_features`` folds each batch's features into the planner's running feature
     standardisation before the update (:mod:`agents.ppdpp.standardise`). Episodes and
-    per-update metrics go to ``run``; the planner and optimizer are checkpointed every
-    ``save_every`` updates and a rerun resumes there."""
+    per-update metrics (with the batch's fallback rates, ``workbench.evaluate.fallback_rates``) go to
+    ``run``; the planner and optimizer are checkpointed every ``save_every`` updates and a rerun resumes
+    there."""
     check_rl_options(normalise, update)
     if episodes < 1 or batch_size < 1 or save_every < 1:
         raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
@@ -160,7 +162,7 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             planner.forget_features()
             record = {"event": "rl", "update": u + 1, "episodes": (u + 1) * batch_size, **env.metrics(batch),
                       "return": sum(e.total_reward for e in batch) / len(batch),
-                      "loss": sum(losses) / len(losses) if losses else None}
+                      "loss": sum(losses) / len(losses) if losses else None, **fallback_rates(batch)}
             run.log_metrics(record)
             records.append(record)
             if (u + 1) % save_every == 0 or u + 1 == updates:

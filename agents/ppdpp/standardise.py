@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from workbench.moments import merge_moments
+
 EPS = 1e-6
 
 
@@ -35,11 +37,7 @@ class FeatureStandardiser(nn.Module):
     def observe(self, features: torch.Tensor, head: nn.Linear) -> None:
         """Merge a batch of raw features into the running statistics (Chan et al.'s parallel
         mean and variance) and re-parametrise ``head`` so that ``head(self(h))`` is unchanged."""
-        n, m = features.shape[0], self.count
-        total = m + n
-        delta = features.mean(0) - self.mean
-        mean = self.mean + delta * n / total
-        var = (self.var * m + features.var(0, unbiased=False) * n + delta.square() * m * n / total) / total
+        total, mean, var = merge_moments(self.count.item(), self.mean, self.var, features)
         scale, new_scale = _scale(self.var), _scale(var)
         head.bias += head.weight @ ((mean - self.mean) / scale)
         head.weight.mul_(new_scale / scale)

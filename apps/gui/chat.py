@@ -21,6 +21,7 @@ from apps.chat import UnjudgedCritic
 from workbench.env import Agent, DialogueEnv, DialogueState
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
+from workbench.evaluate import fallback_rates
 from workbench.runs import Run, append_lines, atomic_write
 from workbench.training.episodic import dialogue_messages
 from workbench.training.preferences import feedback_rows
@@ -141,14 +142,24 @@ class ChatSession:
         return out
 
     def verdicts(self) -> list[list[Any]]:
-        """One row per judged user turn: turn, the agent's strategy, the critic's verdict, reward, running reward."""
+        """One row per judged user turn: turn, the agent's strategy, the critic's verdict, its unparsable
+        samples ("u / n"; n/a without an LLM critic), where the agent's reply came from (model, template,
+        or the fallback that replaced an empty model reply), reward, running reward."""
         rows, total = [], 0.0
         agent_turns = [t for t in self.state.turns[self.state.opening:] if t.role == self.state.agent_role]
         for n, (turn, verdict) in enumerate(zip(agent_turns, self.state.verdicts), 1):
             total += verdict.reward
-            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged",
-                         round(verdict.reward, 3), round(total, 3)])
+            samples = verdict.info.get("samples")
+            unparsable = f"{verdict.info['unparsable']} / {samples}" if samples else "n/a"
+            reply = (f"replaced: {turn.info['fallback']}" if "fallback" in turn.info else
+                     "model" if turn.info.get("generated") else "template")
+            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged", unparsable,
+                         reply, round(verdict.reward, 3), round(total, 3)])
         return rows
+
+    def fallback_rates(self) -> dict[str, float]:
+        """The dialogue's fallback rates so far (``workbench.evaluate.fallback_rates``)."""
+        return fallback_rates([Episode(id="chat", env=self.env.name, case=self.case, turns=self.turns())])
 
     def outcome(self) -> dict[str, Any] | None:
         return self.env.outcome(self.state) if self.finished else None
@@ -184,10 +195,15 @@ class ChatSession:
         return record
 
 
+_NOT_DESCRIBED = ("judged", "samples", "parsed", "unparsable")
+"""Verdict facts :func:`describe` leaves out: whether a critic judged, and the sample counts (their own column)."""
+
+
 def describe(verdict: Any) -> str:
     """A verdict in a few words: whether the dialogue ended, how, and the critic's scalar findings."""
     state = ("ended: success" if verdict.success else "ended: failure") if verdict.done else "going on"
-    facts = [f"{k} {v}" for k, v in verdict.info.items() if isinstance(v, (int, float, str)) and k != "judged"]
+    facts = [f"{k} {v}" for k, v in verdict.info.items()
+             if isinstance(v, (int, float, str)) and k not in _NOT_DESCRIBED]
     return "; ".join([state, *facts])
 
 

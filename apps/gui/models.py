@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from langchain_core.language_models import BaseChatModel
 
-from apps.simulation import EMBEDDED
+from agents.simulation import EMBEDDED
 from workbench.errors import WorkbenchError
 from workbench.llm.batcher import BatchingChatModel
 from workbench.llm.local import LocalChatModel
@@ -43,7 +43,7 @@ class SharedModels:
             return self._models[spec]
 
     def load(self, specs: dict[str, str | None], seed: int) -> dict[str, BaseChatModel | None]:
-        """``apps.models.load_models``'s contract over the shared models (which stay unseeded: sessions share them)."""
+        """``workbench.llm.resolve.load_models``'s contract over the shared models (which stay unseeded: sessions share them)."""
         return {role: self.get(spec) for role, spec in specs.items()}
 
     def local(self, spec: str) -> LocalChatModel:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 from apps.selfplay import SelfPlayConfig, run_selfplay
-from apps.simulation import ModelLoader
+from agents.simulation import ModelLoader
 from workbench.env import DialogueState
 from workbench.episodes import Episode, Turn
 from workbench.errors import WorkbenchError
@@ -39,12 +39,15 @@ class Snapshot:
 
 
 def transcript(turns: Sequence[Turn], agent_role: str) -> str:
-    """A dialogue as Markdown lines, the agent's strategies in italics and each user turn's reward."""
+    """A dialogue as Markdown lines, the agent's strategies in italics, each user turn's reward and the
+    fallback that replaced an empty model reply."""
     lines = []
     for turn in turns:
         strategy = f" *[{turn.strategy}]*" if turn.strategy and turn.role == agent_role else ""
         reward = turn.info.get("verdict", {}).get("reward")
         after = f" *(critic: {reward:+.3f})*" if reward is not None else ""
+        if "fallback" in turn.info:
+            after += f" *(replaced: {turn.info['fallback']})*"
         lines.append(f"**{turn.role}**{strategy}: {turn.text}{after}")
     return "\n\n".join(lines)
 

@@ -27,19 +27,12 @@ from apps.gui.models import TEMPLATE, SharedModels
 from apps.gui.paths import RunsFolder
 from apps.gui.selfplay import OUTCOMES, browse, episode_rows, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
-from apps.simulation import make_agent
+from agents.simulation import make_agent
 from workbench.errors import WorkbenchError
+from workbench.methods import Method, methods
 from workbench.registry import env_class, env_names, make_critic
 
 POLICIES = ("random", "most-frequent", "none")
-TRAIN_METHODS = {
-    "ppdpp-sft": "PPDPP planner, supervised on the human strategy labels",
-    "ppdpp-rl": "PPDPP planner, self-play REINFORCE (from --init, else a fresh planner)",
-    "offline-rl": "planner from stored dialogues (--method bc, fbc, awr or dpo; --data a run directory)",
-    "dpo": "DPO of the chat model on preference pairs (e.g. app-feedback/preferences.jsonl)",
-    "kto": "KTO of the chat model on liked / disliked replies (e.g. app-feedback/unpaired.jsonl)",
-    "sft": "supervised fine-tuning of the chat model (--data a run directory or dialogue file)",
-}
 RESERVED = ("--out", "--library", "--model")
 """Options the app sets itself."""
 PLOTTED = ("loss", "reward", "return", "sr", "kl")
@@ -118,6 +111,8 @@ def chat_view(session: ChatSession, note: str = "") -> tuple[list[dict[str, str]
     status = note or (f"Dialogue over: {'success' if outcome.get('success') else 'failure'} "
                       f"({', '.join(f'{k} {v}' for k, v in outcome.items() if k != 'success')})" if outcome else
                       f"Case {session.case.id}: you are the {session.state.user_role}.")
+    if rates := session.fallback_rates():
+        status += " Fallbacks so far: " + ", ".join(f"{name} {rate:.0%}" for name, rate in rates.items()) + "."
     return session.messages(), session.verdicts(), status
 
 
@@ -231,18 +226,28 @@ def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
 
 # ----- jobs -----
 
-def start_job(app: App, method: str, env: str, model_spec: str, data: str, options: str) -> str:
+def app_methods() -> dict[str, Method]:
+    """The registered methods the app may start as jobs."""
+    return {name: m for name, m in methods().items() if m.app}
+
+
+def start_job(app: App, name: str, env: str, model_spec: str, data: str, options: str) -> str:
+    """Queue ``workbench train NAME`` with the page's environment, model and data where the method takes them."""
     extra = safe_options(app, options)
-    if method.startswith("ppdpp"):
-        argv = ["train", "ppdpp", "--env", env, "--stage", method.split("-")[1]]
-    elif method == "offline-rl":
-        argv = ["train", "offline-rl", "--env", env, "--data", str(app.runs.resolve(data, must_exist=True))]
-    elif method in TRAIN_METHODS:
-        argv = ["train", method, "--model", model_spec, "--data", str(app.runs.resolve(data, must_exist=True))]
-    else:
-        raise WorkbenchError(f"unknown method {method!r} (known: {', '.join(TRAIN_METHODS)})")
-    title = f"{method} on {env if method.startswith(('ppdpp', 'offline')) else data}"
-    job = app.jobs.submit(method, title, argv + extra)
+    method = app_methods().get(name)
+    if method is None:
+        raise WorkbenchError(f"unknown method {name!r} (known: {', '.join(app_methods())})")
+    argv = ["train", name]
+    if "env" in method.inputs:
+        argv += ["--env", env]
+    if "model" in method.inputs:
+        argv += ["--model", model_spec]
+    if "data" in method.inputs:
+        if not (data or "").strip():
+            raise WorkbenchError(f"{name} trains on {method.data}: give its path in Data")
+        argv += ["--data", str(app.runs.resolve(data, must_exist=True))]
+    title = f"{name} on {data if 'data' in method.inputs else env}"
+    job = app.jobs.submit(name, title, argv + extra)
     return f"Queued {job.id}: workbench {shlex.join(job.argv)}"
 
 
@@ -336,7 +341,8 @@ def build(app: App) -> gr.Blocks:
                 with gr.Row():
                     undo_button = gr.Button("Undo", elem_id="undo")
                     retry_button = gr.Button("Retry", elem_id="retry")
-                verdicts = gr.Dataframe(headers=["turn", "strategy", "critic verdict", "reward", "running reward"],
+                verdicts = gr.Dataframe(headers=["turn", "strategy", "critic verdict", "unparsable samples",
+                                                 "agent reply", "reward", "running reward"],
                                         label="Critic", elem_id="verdicts", interactive=False)
                 chat_status = gr.Markdown(elem_id="chat-status")
 
@@ -355,8 +361,9 @@ def build(app: App) -> gr.Blocks:
             with gr.Tab("Self-play", id="selfplay") as selfplay_tab:
                 with gr.Row():
                     sp_env = gr.Dropdown(envs, value=envs[0], label="Environment")
-                    sp_sim = gr.Dropdown(["scripted", "llm"], value="scripted", label="User simulator")
-                    sp_agent = gr.Dropdown([TEMPLATE, *specs], value=TEMPLATE, label="Agent model")
+                    sp_sim = gr.Dropdown(["scripted", "llm"], value="scripted", label="User simulator",
+                                         elem_id="sp-sim")
+                    sp_agent = gr.Dropdown([TEMPLATE, *specs], value=TEMPLATE, label="Agent model", elem_id="sp-agent")
                     sp_policy = gr.Dropdown(planners(), value="random", label="Planner")
                 with gr.Row():
                     sp_n = gr.Number(3, label="Episodes", precision=0, elem_id="sp-n")
@@ -387,9 +394,12 @@ def build(app: App) -> gr.Blocks:
                 sp_run.click(lambda: gr.update(choices=app.runs.run_dirs()), None, run_dir)
 
             with gr.Tab("Train", id="train") as train_tab:
-                gr.Markdown("\n".join(f"- **{k}**: {v}" for k, v in TRAIN_METHODS.items()))
+                trainable = app_methods()
+                gr.Markdown("\n".join(f"- **{k}**: {m.help} (trains on {m.data})" for k, m in trainable.items()),
+                            elem_id="method-list")
                 with gr.Row():
-                    method = gr.Dropdown(list(TRAIN_METHODS), value="ppdpp-sft", label="Method", elem_id="method")
+                    method = gr.Dropdown(list(trainable), value=next(iter(trainable)), label="Method",
+                                         elem_id="method")
                     tr_env = gr.Dropdown(envs, value=envs[0], label="Environment")
                     tr_model = gr.Dropdown(specs, value=specs[0] if specs else None, label="Chat model")
                 with gr.Row():

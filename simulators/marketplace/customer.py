@@ -24,7 +24,7 @@ import re
 from typing import Any, Sequence
 
 from workbench.env import DialogueState
-from workbench.episodes import Case, Turn
+from workbench.episodes import Case, Episode, Turn
 
 from .cases import cheapest_fit, option_named
 from .templates import customer_line
@@ -92,6 +92,21 @@ def oracle_rating(case: Case, bought: str | None) -> int:
     if case.fields["need"] not in option_named(case, bought)["features"]:
         return 1
     return 5 if best is not None and best["name"] == bought else 4
+
+
+def hindsight_feedback(episode: Episode) -> dict[str, tuple[float, str]]:
+    """The finished trip's three ratings (``outcome["satisfaction"|"partial"|"hindsight"]``) by feedback type,
+    each with what a rater of that type learns after the dialogue: nothing right after it; partial hindsight,
+    the features of what was bought; oracle hindsight, every option's real price and features."""
+    options, bought, outcome = episode.case.fields["options"], episode.outcome.get("bought"), episode.outcome
+    used = ""
+    if bought:
+        features = option_named(episode.case, bought)["features"]
+        used = f"Later, using the {bought}, you find it has: {', '.join(features)}."
+    oracle = ("Later you learn what each option really had: "
+              + "; ".join(f"{o['name']} (${o['price']}): {', '.join(o['features'])}" for o in options) + ".")
+    return {"immediate": (float(outcome["satisfaction"]), ""), "partial": (float(outcome["partial"]), used),
+            "oracle": (float(outcome["hindsight"]), oracle)}
 
 
 class ScriptedCustomer:

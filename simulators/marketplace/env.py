@@ -15,8 +15,8 @@ from workbench.episodes import Case, Episode, Turn
 
 from . import prompts
 from .cases import ENV_NAME, load_cases, true_utility
-from .customer import (ScriptedCustomer, immediate_rating, oracle_rating, partial_rating, read_claims,
-                       says_none_fits)
+from .customer import (ScriptedCustomer, hindsight_feedback, immediate_rating, oracle_rating, partial_rating,
+                       read_claims, says_none_fits)
 from .strategies import STRATEGIES
 from .templates import assistant_line, opening_line
 
@@ -69,6 +69,12 @@ class MarketplaceEnv(DialogueEnv):
         return {**super().metrics(episodes), "utility": mean("utility"), "satisfaction": mean("satisfaction"),
                 "hindsight satisfaction": mean("hindsight"),
                 "purchase rate": 100.0 * sum(e.outcome.get("bought") is not None for e in episodes) / n}
+
+    @classmethod
+    def hindsight_ratings(cls, episodes: Sequence[Episode]) -> list[dict[str, tuple[float, str]]]:
+        """The scripted customer's three ratings of each trip and what each feedback type reveals
+        (:func:`.customer.hindsight_feedback`)."""
+        return [hindsight_feedback(e) for e in episodes]
 
     @classmethod
     def scripted_simulator(cls) -> UserSimulator:

@@ -68,15 +68,18 @@ def parse_verdict(text: str) -> str | None:
 
 
 def aggregate_verdicts(state: DialogueState, parsed: list) -> Verdict:
-    """The majority decision among parsed samples (names checked against the case); undecided otherwise."""
+    """The majority decision among parsed samples (names checked against the case); undecided otherwise.
+    A vote for a product the case does not offer is dropped and counted in ``info["dropped_votes"]``."""
     names = [o["name"] for o in state.case.fields["options"]]
-    decisions = [p if p == "" else next((n for n in names if n.lower() in p), None) for p in parsed
-                 if p != "undecided"]
-    decisions = [d for d in decisions if d is not None]
+    votes = [p if p == "" else next((n for n in names if n.lower() in p), None) for p in parsed
+             if p != "undecided"]
+    decisions = [d for d in votes if d is not None]
+    dropped = len(votes) - len(decisions)
     if not decisions or len(decisions) * 2 <= len(parsed):
         last = state.agent_turns >= state.max_turns
         return Verdict(reward=true_utility(state.case, None) if last else 0.0, done=last, success=False,
-                       info={"bought": None, "decided": last})
+                       info={"bought": None, "decided": last, "dropped_votes": dropped})
     bought = max(set(decisions), key=decisions.count) or None
     utility = true_utility(state.case, bought)
-    return Verdict(reward=utility, done=True, success=utility > 0, info={"bought": bought, "decided": True})
+    return Verdict(reward=utility, done=True, success=utility > 0,
+                   info={"bought": bought, "decided": True, "dropped_votes": dropped})

@@ -121,15 +121,20 @@ def aggregate_verdicts(state: DialogueState, parsed: list[tuple[str, float | Non
 
     A deal vote counts only if its price was named in the dialogue: a price nobody offered is the
     critic's invention (small models copy the few-shot answer's price), and an unclipped SL ratio
-    of such a price would swamp SL%. Such votes are ignored, like unparsable samples."""
+    of such a price would swamp SL%. Such votes are ignored, like unparsable samples, and counted in
+    ``info["dropped_votes"]``."""
     named = {p for t in state.turns for p in parse_prices(t.text)}
-    deals = [p for kind, p in parsed if kind == "deal" and p in named]
+    votes = [p for kind, p in parsed if kind == "deal"]
+    deals = [p for p in votes if p in named]
     no_deals = sum(kind == "no deal" for kind, _ in parsed)
+    dropped = len(votes) - len(deals)
     if deals and len(deals) > no_deals:
         counts = Counter(deals)
         top = max(counts.values())
         price = next(p for p in deals if counts[p] == top)  # mode; ties -> first seen
         f = state.case.fields
         reward = sl_ratio(price, float(f["buyer_price"]), float(f["seller_price"]))
-        return Verdict(reward=reward, done=True, success=True, info={"deal": True, "price": price})
-    return Verdict(reward=NO_DEAL_REWARD, done=False, success=False, info={"deal": False, "price": None})
+        return Verdict(reward=reward, done=True, success=True,
+                       info={"deal": True, "price": price, "dropped_votes": dropped})
+    return Verdict(reward=NO_DEAL_REWARD, done=False, success=False,
+                   info={"deal": False, "price": None, "dropped_votes": dropped})

@@ -8,8 +8,9 @@ Two ways to find and rewrite turns:
   the rest of the plan unchanged; a turn is suboptimal when some alternative raises the return by more than
   ``margin``.
 - ``llm``: a chat model reads the finished dialogue and its outcome, names the poor agent turns and proposes
-  a strategy and a better utterance for each (``Turn N: strategy | utterance``); unparsable lines are skipped
-  and counted in the log.
+  a strategy and a better utterance for each (``Turn N: strategy | utterance``; the strategy matches the
+  environment's name for it whatever its case and its spaces, hyphens or underscores); unparsable lines are
+  skipped and counted in the log.
 
 The result is an episode dataset: every original dialogue (replayed by the same simulator, so its return is
 comparable) and the kept branches, each with ``provenance``: ``hindsight`` ("original" or "regenerated"),
@@ -56,7 +57,14 @@ _CRITIQUE_SYSTEM = ("You review a finished conversation in which the {agent} pur
                     "ended, name the {agent}'s turns that were poor choices and what would have worked better. "
                     "Write one line per poor turn, at most {k} lines, exactly as: Turn N: strategy | better "
                     "utterance. Strategies: {strategies}.")
-_LINE = re.compile(r"turn\s*(\d+)\s*[:.-]\s*([a-z][a-z -]*?)\s*\|\s*(.+)", re.I)
+_LINE = re.compile(r"turn\s*(\d+)\s*[:.-]\s*([a-z][\w -]*?)\s*\|\s*(.+)", re.I)
+_SEPARATORS = re.compile(r"[\s_-]+")
+
+
+def strategy_key(name: str) -> str:
+    """A strategy name compared without case and with spaces, hyphens and underscores alike
+    ("Reflection of feelings", "reflection-of-feelings" and "REFLECTION_OF_FEELINGS" are one key)."""
+    return _SEPARATORS.sub(" ", name.strip().lower())
 
 
 def critique_prompt(env: type[DialogueEnv], episode: Episode, k: int) -> list[Any]:
@@ -75,16 +83,17 @@ def critique_prompt(env: type[DialogueEnv], episode: Episode, k: int) -> list[An
 
 
 def parse_critique(text: str, env: type[DialogueEnv], turns: int) -> list[tuple[int, Move]]:
-    """``(turn index, move)`` per well-formed line naming an agent turn and a known strategy."""
-    names = {s.name for s in env.strategies}
+    """``(turn index, move)`` per well-formed line naming an agent turn and one of ``env``'s strategies
+    (matched by :func:`strategy_key`; the move carries the environment's own name)."""
+    names = {strategy_key(s.name): s.name for s in env.strategies}
     found = []
     for line in text.splitlines():
         m = _LINE.search(line)
         if not m:
             continue
-        turn, strategy, utterance = int(m.group(1)) - 1, m.group(2).strip().lower().replace(" ", "-"), m.group(3)
-        if 0 <= turn < turns and strategy in names and utterance.strip():
-            found.append((turn, Move(strategy, utterance.strip().strip('"'))))
+        turn, strategy, utterance = int(m.group(1)) - 1, names.get(strategy_key(m.group(2))), m.group(3).strip()
+        if 0 <= turn < turns and strategy is not None and utterance:
+            found.append((turn, Move(strategy, utterance.strip('"'))))
     return found
 
 
@@ -100,8 +109,8 @@ def llm_rewrites(env: DialogueEnv, model: BaseChatModel, plans: Sequence[Plan], 
             rewrites.append(plan.rewrite(t, move, suffix=f"~t{t}={move.strategy}", turn=t, strategy=move.strategy,
                                          original_strategy=plan.moves[t].strategy, hindsight="regenerated"))
     if empty:
-        log.warning("hindsight critic: %d of %d answers named no usable 'Turn N: strategy | utterance' line",
-                    empty, len(plans))
+        log.warning("hindsight critic: %d of %d answers had no line 'Turn N: strategy | utterance' naming an "
+                    "agent turn of the dialogue and one of %s's strategies", empty, len(plans), env.name)
     return rewrites
 
 

@@ -5,22 +5,20 @@ moves to the environment's user simulator and critic again, in lockstep over man
 dialogue and every rewrite of one of its turns are scored by the same simulator (Hong et al. 2024,
 "Interactive Dialogue Agents via Reinforcement Learning on Hindsight Regenerations": the simulator
 continues from each rewrite). A plan with a strategy but no text is spoken by the environment's template
-agent; a replay ends when the critic says the dialogue is done or the plan runs out.
+agent; a replay ends when the critic says the dialogue is done or the plan runs out. Replays run in the
+rollout runner's lockstep (:func:`workbench.rollout.rollout_many`), each with its plan's seed.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Hashable, Sequence
 
-from tqdm.auto import tqdm
-
-from workbench.env import DialogueEnv
+from workbench.env import DialogueEnv, DialogueState
 from workbench.episodes import Case, Episode, Turn, load_episodes
 from workbench.errors import WorkbenchError
-from workbench.rollout import episode_seed
+from workbench.rollout import episode_seed, rollout_many
 
 
 @dataclass(frozen=True)
@@ -44,11 +42,6 @@ class Plan:
         """The same plan with agent turn ``index`` replaced by ``move``."""
         moves = [*self.moves[:index], move, *self.moves[index + 1:]]
         return replace(self, moves=moves, meta={**self.meta, **meta})
-
-
-def episode_return(episode: Episode) -> float:
-    """The sum of the rewards of an episode's turns."""
-    return sum(t.reward or 0.0 for t in episode.turns)
 
 
 def plans_from_cases(env: type[DialogueEnv], cases: Sequence[Case], *, keep_text: bool, seed: int = 0) -> list[Plan]:
@@ -89,30 +82,41 @@ def _opening(episode: Episode) -> int:
     return sum(bool(t.info.get("opening")) for t in episode.turns)
 
 
+class PlanAgent:
+    """Speaks each plan's moves: a move's text, or the template agent's line for its strategy. Its
+    :meth:`begin` ties a new dialogue to its plan and ends the dialogue where the plan does."""
+
+    def __init__(self, env: DialogueEnv, plans: Sequence[Plan]):
+        self.env, self.plans = env, plans
+        self.plan_of: dict[int, Plan] = {}
+        """``id(state)`` of each live dialogue -> its plan."""
+
+    def begin(self, key: Hashable, index: int, state: DialogueState) -> None:
+        plan = self.plans[index]
+        state.max_turns = min(state.max_turns, len(plan.moves))
+        self.plan_of[id(state)] = plan
+
+    def act(self, states: Sequence[DialogueState]) -> list[Turn]:
+        turns = []
+        for state in states:
+            move = self.plan_of[id(state)].moves[state.agent_turns]
+            text = move.text if move.text is not None else self.env.realise(state, self.env.strategy(move.strategy))
+            turns.append(Turn(role=state.agent_role, text=text, strategy=move.strategy))
+        return turns
+
+
 def replay(env: DialogueEnv, plans: Sequence[Plan], *, batch_size: int = 256, progress: bool = True,
            desc: str = "replaying") -> list[Episode]:
     """Play every plan against ``env``'s simulator and critic, in lockstep batches; episode ``i`` is plan
-    ``i``'s, with ``provenance`` holding the plan's ``meta``, its ``source`` and ``return``."""
-    episodes: list[Episode | None] = [None] * len(plans)
-    pending, live = deque(range(len(plans))), []
-    with tqdm(total=len(plans), desc=desc, unit="dialogue", disable=not progress) as bar:
-        while pending or live:
-            while pending and len(live) < batch_size:
-                i = pending.popleft()
-                state = env.begin(plans[i].case, plans[i].seed)
-                state.max_turns = min(state.max_turns, len(plans[i].moves))
-                live.append((i, state))
-            turns = []
-            for i, state in live:
-                move = plans[i].moves[state.agent_turns]
-                text = move.text if move.text is not None else env.realise(state, env.strategy(move.strategy))
-                turns.append(Turn(role=state.agent_role, text=text, strategy=move.strategy))
-            env.advance([s for _, s in live], turns)
-            for i, state in [(i, s) for i, s in live if s.done or s.truncated]:
-                episode = env.finish(state, provenance={**plans[i].meta, "source": plans[i].source})
-                episode.id = f"{episode.id}{plans[i].meta.get('suffix', '')}"
-                episode.provenance["return"] = episode_return(episode)
-                episodes[i] = episode
-            live = [(i, s) for i, s in live if not (s.done or s.truncated)]
-            bar.update(sum(e is not None for e in episodes) - bar.n)
-    return episodes  # type: ignore[return-value]
+    ``i``'s, with ``provenance`` holding the plan's ``meta``, its ``source`` and ``return`` (the episode's
+    total reward)."""
+    if not plans:
+        return []
+    agent = PlanAgent(env, plans)
+    (episodes,) = rollout_many(env, {None: agent}, [p.case for p in plans], n=len(plans),
+                               seeds=[p.seed for p in plans], on_begin=agent.begin, batch_size=batch_size,
+                               progress=progress, desc=desc).values()
+    for plan, episode in zip(plans, episodes, strict=True):
+        episode.id = f"{episode.id}{plan.meta.get('suffix', '')}"
+        episode.provenance = {**plan.meta, "source": plan.source, "return": episode.total_reward}
+    return episodes

@@ -3,11 +3,11 @@ Sec. 3-4): preference labels given after the consequences of a dialogue are simu
 right after it.
 
 For each case, two assistant strategies are played against the user simulator from the same state and
-seed (each repeated until the customer decides). Each finished dialogue is rated 1-5 three ways:
+seed (each repeated until the user decides). Each finished dialogue is rated 1-5 three ways:
 ``immediate`` (right after the dialogue), ``partial`` (partial hindsight: the rater sees the consequence of its
-own decision only) and ``oracle`` (oracle hindsight: the true outcome, every option's real features). The
-scripted customer's ratings are exact (``outcome["satisfaction"|"partial"|"hindsight"]``); a chat model can
-rate instead (``labeller``), shown the dialogue and as much of the outcome as the feedback type allows. For
+own decision only) and ``oracle`` (oracle hindsight: the true outcome). The environment gives the ratings and
+the consequences (:meth:`DialogueEnv.hindsight_ratings`; the scripted user's ratings are exact); a chat model
+can rate instead (``labeller``), shown the dialogue and the consequence its feedback type reveals. For
 each type, the dialogue with the higher rating gives the chosen first assistant reply (ties give no pair), as
 a TRL conversational preference row whose prompt is the assistant's own prompt at that turn.
 """
@@ -29,17 +29,16 @@ from workbench.hindsight.replay import Move, Plan, replay
 
 log = logging.getLogger(__name__)
 
-FEEDBACK = {"immediate": "satisfaction", "partial": "partial", "oracle": "hindsight"}
-"""Feedback type -> the outcome field holding the scripted customer's rating."""
-_RATE_SYSTEM = ("You are the customer of this conversation. Rate how satisfied you are with it from 1 (very "
+FEEDBACK = ("immediate", "partial", "oracle")
+"""RLHS's feedback types, in the order the environment's ratings are reported."""
+_RATE_SYSTEM = ("You are the {user} of this conversation. Rate how satisfied you are with it from 1 (very "
                 "unsatisfied) to 5 (very satisfied). Answer with the number only.")
 _RATING = re.compile(r"[1-5]")
 
 
 def check_env(env: type[DialogueEnv]) -> None:
-    """Refuse an environment whose outcomes carry no satisfaction ratings."""
-    if "satisfaction" not in env.metric_names:
-        raise WorkbenchError(f"environment {env.name!r} has no satisfaction ratings to simulate (use marketplace)")
+    """Refuse an environment without hindsight ratings (its :meth:`DialogueEnv.hindsight_ratings` raises)."""
+    env.hindsight_ratings([])
 
 
 def plans(env: DialogueEnv, cases: Sequence[Case], *, pairs: int, seed: int) -> list[Plan]:
@@ -67,25 +66,21 @@ def _row(message: BaseMessage) -> dict[str, str]:
     return {"role": {"system": "system", "ai": "assistant"}.get(message.type, "user"), "content": message.text}
 
 
-def rating_prompt(episode: Episode, feedback: str) -> list[BaseMessage]:
-    """The chat labeller's prompt: the dialogue, plus the consequence its feedback type reveals."""
-    lines = [f"{t.role}: {t.text}" for t in episode.turns]
-    case, bought = episode.case, episode.outcome.get("bought")
-    options = case.fields.get("options", [])
-    if feedback == "partial" and bought:
-        option = next(o for o in options if o["name"] == bought)
-        lines.append(f"Later, using the {bought}, you find it has: {', '.join(option['features'])}.")
-    if feedback == "oracle":
-        lines.append("Later you learn what each option really had: "
-                     + "; ".join(f"{o['name']} (${o['price']}): {', '.join(o['features'])}" for o in options) + ".")
-    return [SystemMessage(_RATE_SYSTEM), HumanMessage("\n".join(lines) + "\nYour rating (1-5):")]
+def rating_prompt(episode: Episode, user_role: str, consequence: str) -> list[BaseMessage]:
+    """The chat labeller's prompt, as the user: the dialogue, then the consequence its feedback type reveals."""
+    lines = [f"{t.role}: {t.text}" for t in episode.turns] + ([consequence] if consequence else [])
+    return [SystemMessage(_RATE_SYSTEM.format(user=user_role.lower())),
+            HumanMessage("\n".join(lines) + "\nYour rating (1-5):")]
 
 
-def ratings(episodes: Sequence[Episode], feedback: str, labeller: BaseChatModel | None) -> list[float | None]:
-    """Each episode's rating of type ``feedback``: the scripted customer's, or ``labeller``'s (None if unparsable)."""
+def ratings(env: type[DialogueEnv], episodes: Sequence[Episode], rated: Sequence[tuple[float, str]], feedback: str,
+            labeller: BaseChatModel | None) -> list[float | None]:
+    """Each episode's rating of type ``feedback``: the environment's (``rated``: its rating and consequence
+    per episode), or ``labeller``'s when given (None if unparsable)."""
     if labeller is None:
-        return [float(e.outcome[FEEDBACK[feedback]]) for e in episodes]
-    answers = labeller.batch([rating_prompt(e, feedback) for e in episodes])
+        return [rating for rating, _ in rated]
+    answers = labeller.batch([rating_prompt(e, env.user_role, consequence)
+                              for e, (_, consequence) in zip(episodes, rated)])
     parsed = [float(m.group(0)) if (m := _RATING.search(str(a.content))) else None for a in answers]
     if None in parsed:
         log.warning("%s labeller: %d of %d ratings had no digit 1-5 and give no pair", feedback,
@@ -100,9 +95,10 @@ def simulate(env: DialogueEnv, cases: Sequence[Case], *, pairs: int = 1, seed: i
     check_env(type(env))
     episodes = replay(env, plans(env, cases, pairs=pairs, seed=seed), batch_size=batch_size, progress=progress,
                       desc="simulating pairs")
+    rated = env.hindsight_ratings(episodes)
     rows: dict[str, list[dict[str, Any]]] = {}
     for feedback in FEEDBACK:
-        scores = ratings(episodes, feedback, labeller)
+        scores = ratings(type(env), episodes, [r[feedback] for r in rated], feedback, labeller)
         rows[feedback] = []
         for i in range(0, len(episodes), 2):
             (a, b), (sa, sb) = episodes[i:i + 2], scores[i:i + 2]

@@ -95,3 +95,14 @@ def _openai(spec: str, options: dict[str, Any]) -> BaseChatModel:
     if base_url:  # an OpenAI-compatible server (vLLM, ...) usually needs no key
         options = {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY", "EMPTY"), **options}
     return ChatOpenAI(model=model, **options)
+
+
+def load_models(specs: dict[str, str | None], seed: int) -> dict[str, BaseChatModel | None]:
+    """One model per distinct spec (agent, simulator and critic may share one), seeded with ``seed``."""
+    loaded: dict[str, BaseChatModel] = {}
+    for spec in {s for s in specs.values() if s}:
+        model = chat_model(spec)
+        if "seed" in type(model).model_fields:
+            model.seed = seed
+        loaded[spec] = model
+    return {role: loaded[spec] if spec else None for role, spec in specs.items()}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -21,6 +21,13 @@ FORMATS = ("auto", "chat", "transcript")
 
 @dataclass
 class TrainConfig:
+    """Options every method of ``workbench train`` takes; each method's config adds its own (an option a
+    method does not take is refused by name)."""
+
+    method: ClassVar[str] = ""
+    """The registered method this config belongs to (``workbench.methods``)."""
+    data_kind: ClassVar[str] = ""
+    """The TRL data format it trains on (``workbench.training.data.COLUMNS``)."""
     model: str = field(default="embedded:gemma-3-270m", metadata={
         "help": "policy to train: embedded:gemma-3-270m or a local model folder (for reward: the backbone)"})
     data: str | None = field(default=None, metadata={
@@ -32,15 +39,14 @@ class TrainConfig:
         "help": "chat (the tokenizer's chat template), transcript (\"Role: text\" lines for base models) or auto "
                 "(chat when the tokenizer has a template; the embedded Gemma is a base model: transcript)"})
     system: str | None = field(default=None, metadata={"help": "system message put before every dialogue"})
+    env: str | None = field(default=None, metadata={
+        "help": "online methods: the environment whose episodes give the reward; the others, on a TRL table: the "
+                "environment whose role names label the transcript"})
     agent_role: str | None = field(default=None, metadata={
         "help": "the role the policy speaks for in episode data; default: the environment's agent role"})
-    episode_filter: str = field(default="all", metadata={
-        "help": "episodes that become SFT data: all, or success (filtered behaviour cloning)"})
-    pairs: str = field(default="return", metadata={
-        "help": "preference pairs from episodes: return (best against worst return among episodes that share the "
-                "dialogue up to an agent turn), critic (the turn's own critic reward), or hindsight (regenerated "
-                "branches against their original)"})
-    min_margin: float = field(default=0.0, metadata={"help": "smallest return (or reward) gap of a preference pair"})
+    keep_fallbacks: bool = field(default=False, metadata={
+        "help": "also train on turns marked as fallbacks (a template line or '...' standing in for an empty model "
+                "reply); by default they are left out and counted in the run's metrics"})
     epochs: float = field(default=1.0, metadata={"help": "passes over the data (num_train_epochs)"})
     max_steps: int = field(default=-1, metadata={"help": "optimizer steps; overrides --epochs when positive"})
     lr: float | None = field(default=None, metadata={"help": "learning rate; default: the TRL trainer's own"})
@@ -58,42 +64,22 @@ class TrainConfig:
     lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
     lora_target: str = field(default="all-linear", metadata={
         "help": "modules that get LoRA: all-linear (every linear layer but the head) or a comma-separated list"})
-    beta: float | None = field(default=None, metadata={"help": "DPO-family / KL coefficient; default: TRL's"})
-    loss_type: list[str] | None = field(default=None, metadata={
-        "help": "DPO loss(es): sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, "
-                "aot_unpaired, apo_zero, apo_down, discopop, sft, ... (several are summed with --trl loss_weights=)"})
-    f_divergence_type: str | None = field(default=None, metadata={
-        "help": "DPO's divergence: reverse_kl (default), forward_kl, js_divergence, alpha_divergence"})
-    reward_model: str | None = field(default=None, metadata={
-        "help": "grpo / rloo / online-dpo / ppo: a reward model folder (from `workbench train reward`) instead "
-                "of an environment"})
-    env: str | None = field(default=None, metadata={
-        "help": "grpo / rloo / online-dpo / ppo: the environment whose episodes give the reward; other methods on "
-                "a TRL table: the environment whose role names label the transcript"})
-    simulator: str = field(default="scripted", metadata={"help": "user simulator of --env (scripted or llm)"})
-    simulator_model: str | None = field(default=None, metadata={
-        "help": "chat model of the llm simulator and critic; default: the embedded Gemma"})
-    cases: str | None = field(default=None, metadata={"help": "case file of --env; default: the environment's"})
-    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
-    prompts: int = field(default=64, metadata={"help": "distinct dialogue states (episode starts) to train on"})
-    continuation: str = field(default="random", metadata={
-        "help": "rloo / online-dpo: the strategy policy that plays the episode on after the trained turn "
-                "(random, most-frequent, fixed:<name>, planner:<folder>)"})
-    num_generations: int = field(default=4, metadata={"help": "grpo / rloo / ppo: episodes per dialogue state"})
-    max_new_tokens: int = field(default=32, metadata={"help": "tokens the policy generates per agent turn"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the policy"})
-    ppo_epochs: int = field(default=2, metadata={"help": "ppo: optimisation epochs over each batch of episodes"})
-    clip_range: float = field(default=0.2, metadata={"help": "ppo: policy ratio clip epsilon"})
-    dual_clip: float | None = field(default=None, metadata={
-        "help": "ppo: dual-clip constant c > 1 bounding the loss of negative-advantage tokens (Ye et al. 2020)"})
-    value_clip: float = field(default=0.2, metadata={"help": "ppo: value clip around the old values"})
-    vf_coef: float = field(default=0.5, metadata={"help": "ppo: value-loss weight"})
-    gamma: float = field(default=1.0, metadata={"help": "ppo: discount per token"})
-    lam: float = field(default=0.95, metadata={"help": "ppo: GAE lambda"})
-    kl_coef: float = field(default=0.05, metadata={"help": "ppo: per-token KL penalty against the reference policy"})
-    reward_clip: float = field(default=5.0, metadata={"help": "ppo: clip normalised rewards to [-c, c]"})
+
+
+@dataclass
+class TRLTrainConfig(TrainConfig):
+    """A method run by a TRL trainer (``trainer``, configured by ``trl_class``, both ``module:Class``, with the
+    options ``trl_fixed`` fixes), on data of ``data_kind`` (``workbench.training.data.COLUMNS``); ``--trl``
+    reaches any option of its TRL config."""
+
+    trainer: ClassVar[str] = ""
+    trl_class: ClassVar[str] = ""
+    trl_fixed: ClassVar[dict[str, Any]] = {}
+    data_kind: ClassVar[str] = ""
+
     trl: list[str] | None = field(default=None, metadata={
-        "help": "any other TRL config option as KEY=VALUE (values read as YAML), e.g. --trl warmup_steps=0.1 (a float below 1 is a share of the steps)"})
+        "help": "any other TRL config option as KEY=VALUE (values read as YAML), e.g. --trl warmup_steps=0.1 "
+                "(a float below 1 is a share of the steps)"})
 
     def trl_overrides(self) -> dict[str, Any]:
         """The ``--trl KEY=VALUE`` pairs as a dict (values parsed as YAML)."""
@@ -107,6 +93,147 @@ class TrainConfig:
             except yaml.YAMLError:
                 raise WorkbenchError(f"--trl {key}: value {value!r} is not valid YAML") from None
         return overrides
+
+
+@dataclass
+class SFTTrainConfig(TRLTrainConfig):
+    method: ClassVar[str] = "sft"
+    trainer: ClassVar[str] = "trl:SFTTrainer"
+    trl_class: ClassVar[str] = "trl:SFTConfig"
+    data_kind: ClassVar[str] = "dialogue"
+    episode_filter: str = field(default="all", metadata={
+        "help": "episodes that become SFT data: all, or success (filtered behaviour cloning)"})
+
+
+@dataclass
+class PairsTrainConfig(TRLTrainConfig):
+    """Methods that learn from preference pairs (or good / bad replies) built from episodes."""
+
+    data_kind: ClassVar[str] = "preference"
+    pairs: str = field(default="return", metadata={
+        "help": "preference pairs from episodes: return (best against worst return among episodes that share the "
+                "dialogue up to an agent turn), critic (the turn's own critic reward), or hindsight (regenerated "
+                "branches against their original)"})
+    min_margin: float = field(default=0.0, metadata={"help": "smallest return (or reward) gap of a preference pair"})
+
+
+@dataclass
+class RewardTrainConfig(PairsTrainConfig):
+    method: ClassVar[str] = "reward"
+    trainer: ClassVar[str] = "trl:RewardTrainer"
+    trl_class: ClassVar[str] = "trl:RewardConfig"
+
+
+@dataclass
+class BetaOption:
+    beta: float | None = field(default=None, metadata={"help": "DPO-family / KL coefficient; default: TRL's"})
+
+
+@dataclass
+class DPOTrainConfig(BetaOption, PairsTrainConfig):
+    method: ClassVar[str] = "dpo"
+    trainer: ClassVar[str] = "trl:DPOTrainer"
+    trl_class: ClassVar[str] = "trl:DPOConfig"
+    loss_type: list[str] | None = field(default=None, metadata={
+        "help": "DPO loss(es): sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, "
+                "aot_unpaired, apo_zero, apo_down, discopop, sft, ... (several are summed with --trl loss_weights=)"})
+    f_divergence_type: str | None = field(default=None, metadata={
+        "help": "DPO's divergence: reverse_kl (default), forward_kl, js_divergence, alpha_divergence"})
+
+
+@dataclass
+class KTOTrainConfig(BetaOption, PairsTrainConfig):
+    method: ClassVar[str] = "kto"
+    trainer: ClassVar[str] = "trl:KTOTrainer"
+    trl_class: ClassVar[str] = "trl:KTOConfig"
+    data_kind: ClassVar[str] = "unpaired"
+    loss_type: str | None = field(default=None, metadata={"help": "kto (default) or apo_zero_unpaired"})
+
+
+@dataclass
+class ORPOTrainConfig(BetaOption, PairsTrainConfig):
+    method: ClassVar[str] = "orpo"
+    trainer: ClassVar[str] = "trl.experimental.orpo:ORPOTrainer"
+    trl_class: ClassVar[str] = "trl.experimental.orpo:ORPOConfig"
+
+
+@dataclass
+class SimPOTrainConfig(BetaOption, PairsTrainConfig):
+    """SimPO is TRL's CPO with ``loss_type="simpo"`` and no NLL term (Meng et al. 2024)."""
+
+    method: ClassVar[str] = "simpo"
+    trainer: ClassVar[str] = "trl.experimental.cpo:CPOTrainer"
+    trl_class: ClassVar[str] = "trl.experimental.cpo:CPOConfig"
+    trl_fixed: ClassVar[dict[str, Any]] = {"loss_type": "simpo", "cpo_alpha": 0.0}
+
+
+@dataclass
+class OnlineOptions:
+    """Methods that generate while they train, rewarded by ``--env`` (or a reward model on ``--data`` prompts)."""
+
+    data_kind: ClassVar[str] = "prompt"
+    reward_model: str | None = field(default=None, metadata={
+        "help": "a reward model folder (from `workbench train reward`) instead of an environment"})
+    simulator: str = field(default="scripted", metadata={"help": "user simulator of --env (scripted or llm)"})
+    simulator_model: str | None = field(default=None, metadata={
+        "help": "chat model of the llm simulator and critic; default: the embedded Gemma"})
+    cases: str | None = field(default=None, metadata={"help": "case file of --env; default: the environment's"})
+    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
+    prompts: int = field(default=64, metadata={"help": "distinct dialogue states (episode starts) to train on"})
+    max_new_tokens: int = field(default=32, metadata={"help": "tokens the policy generates per agent turn"})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the policy"})
+
+
+@dataclass
+class GenerationsOption:
+    num_generations: int = field(default=4, metadata={"help": "episodes (or replies) per dialogue state"})
+
+
+@dataclass
+class ContinuationOption:
+    continuation: str = field(default="random", metadata={
+        "help": "with --env: the strategy policy that plays the episode on after the trained turn "
+                "(random, most-frequent, fixed:<name>, planner:<folder>)"})
+
+
+@dataclass
+class GRPOTrainConfig(BetaOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
+    method: ClassVar[str] = "grpo"
+    trainer: ClassVar[str] = "trl:GRPOTrainer"
+    trl_class: ClassVar[str] = "trl:GRPOConfig"
+    loss_type: str | None = field(default=None, metadata={"help": "grpo, dapo, dr_grpo, ...; default: TRL's"})
+
+
+@dataclass
+class RLOOTrainConfig(BetaOption, ContinuationOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
+    method: ClassVar[str] = "rloo"
+    trainer: ClassVar[str] = "trl:RLOOTrainer"
+    trl_class: ClassVar[str] = "trl:RLOOConfig"
+
+
+@dataclass
+class OnlineDPOTrainConfig(BetaOption, ContinuationOption, OnlineOptions, TRLTrainConfig):
+    method: ClassVar[str] = "online-dpo"
+    trainer: ClassVar[str] = "trl.experimental.online_dpo:OnlineDPOTrainer"
+    trl_class: ClassVar[str] = "trl.experimental.online_dpo:OnlineDPOConfig"
+    loss_type: str | None = field(default=None, metadata={"help": "sigmoid (default) or ipo"})
+
+
+@dataclass
+class PPOTrainConfig(GenerationsOption, OnlineOptions, TrainConfig):
+    """The workbench's PPO (``workbench.training.ppo``): its own options, no ``--trl``."""
+
+    method: ClassVar[str] = "ppo"
+    ppo_epochs: int = field(default=2, metadata={"help": "optimisation epochs over each batch of episodes"})
+    clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon"})
+    dual_clip: float | None = field(default=None, metadata={
+        "help": "dual-clip constant c > 1 bounding the loss of negative-advantage tokens (Ye et al. 2020)"})
+    value_clip: float = field(default=0.2, metadata={"help": "value clip around the old values"})
+    vf_coef: float = field(default=0.5, metadata={"help": "value-loss weight"})
+    gamma: float = field(default=1.0, metadata={"help": "discount per token"})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda"})
+    kl_coef: float = field(default=0.05, metadata={"help": "per-token KL penalty against the reference policy"})
+    reward_clip: float = field(default=5.0, metadata={"help": "clip normalised rewards to [-c, c]"})
 
 
 SHARED_NAMES = ("beta", "loss_type", "f_divergence_type", "num_generations", "temperature", "max_length")
@@ -149,7 +276,7 @@ def trl_config(config: TrainConfig, config_class: type, **method_options: Any) -
         options["learning_rate"] = config.lr
     defaults = {f.name: f.default for f in dataclasses.fields(config_class)}
     for name in SHARED_NAMES:
-        value = getattr(config, name)
+        value = getattr(config, name, None)
         if value is not None and name in known:
             if isinstance(value, list) and isinstance(defaults[name], str):  # a trainer with one loss type
                 if len(value) != 1:

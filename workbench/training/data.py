@@ -11,24 +11,23 @@ only the agent's turns carry loss, with either format (``workbench.training.mask
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any, Sequence
 
 from workbench.episodes import Episode, load_episodes, to_unpaired
 from workbench.errors import WorkbenchError
+from workbench.evaluate import fallback_rates
 from workbench.training.episodic import dialogue_messages
 from workbench.training.masking import tokenize_dialogue, transcript_prompt, transcript_reply
-
-KINDS = {"sft": "dialogue", "reward": "preference", "dpo": "preference", "orpo": "preference",
-         "simpo": "preference", "kto": "unpaired", "grpo": "prompt", "rloo": "prompt", "online-dpo": "prompt",
-         "ppo": "prompt"}
-"""The TRL data format each method trains on."""
 
 COLUMNS = {"dialogue": [("messages",), ("text",), ("prompt", "completion")],
            "preference": [("chosen", "rejected")],
            "unpaired": [("prompt", "completion", "label")],
            "prompt": [("prompt",)]}
 """Column sets that make a row of each format (any one of them)."""
+
+log = logging.getLogger(__name__)
 
 FILTERS = ("all", "success")
 _SUFFIXES = {".jsonl": "json", ".json": "json", ".parquet": "parquet", ".csv": "csv"}
@@ -81,20 +80,36 @@ def check_columns(columns: Sequence[str], kind: str, where: str) -> None:
 
 
 def episode_rows(episodes: Sequence[Episode], kind: str, agent_role: str, *, system: str | None = None,
-                 episode_filter: str = "all", pairs: str = "return", min_margin: float = 0.0) -> list[dict[str, Any]]:
+                 episode_filter: str = "all", pairs: str = "return", min_margin: float = 0.0,
+                 keep_fallbacks: bool = False) -> list[dict[str, Any]]:
     """Episodes as rows of ``kind``: dialogues (SFT), preference pairs, unpaired labels (KTO, by
-    success) or prompts (every dialogue state before an agent turn)."""
+    success) or prompts (every dialogue state before an agent turn).
+
+    An agent turn marked ``info["fallback"]`` (template text that stood in for an empty model reply) is
+    left out unless ``keep_fallbacks``: in a dialogue it stays as context but carries no loss (the row's
+    ``trainable`` flags, one per agent message; a dialogue with no other agent turn is dropped), and it
+    is never a chosen, rejected or KTO completion. How many turns were left out is logged."""
     from workbench.training.preferences import preference_pairs
 
     if episode_filter not in FILTERS:
         raise WorkbenchError(f"unknown episode_filter {episode_filter!r} (use {', '.join(FILTERS)})")
-    if kind == "dialogue":
-        kept = [e for e in episodes if episode_filter == "all" or e.success]
-        return [{"messages": dialogue_messages(e.turns, agent_role, system)} for e in kept]
     if kind == "preference":
-        return preference_pairs(episodes, agent_role, by=pairs, min_margin=min_margin, system=system)
-    if kind == "unpaired":
-        return [row for e in episodes for row in to_unpaired(e, agent_role, system)]
+        return preference_pairs(episodes, agent_role, by=pairs, min_margin=min_margin, system=system,
+                                keep_fallbacks=keep_fallbacks)
+    if kind in ("dialogue", "unpaired"):
+        kept = [e for e in episodes if kind == "unpaired" or episode_filter == "all" or e.success]
+        rows, left_out = [], 0
+        for e in kept:
+            trainable = [keep_fallbacks or "fallback" not in t.info for t in e.turns if t.role == agent_role]
+            left_out += trainable.count(False)
+            if kind == "unpaired":
+                rows += [row for row, keep in zip(to_unpaired(e, agent_role, system), trainable) if keep]
+            elif any(trainable):
+                rows.append({"messages": dialogue_messages(e.turns, agent_role, system), "trainable": trainable})
+        if left_out:
+            log.warning("%s rows: left out %d agent turns marked as fallbacks (keep them with keep_fallbacks)",
+                        kind, left_out)
+        return rows
     return [{"prompt": dialogue_messages(e.turns[:i], agent_role, system)}
             for e in episodes for i, t in enumerate(e.turns) if t.role == agent_role and i > 0]
 
@@ -119,7 +134,8 @@ def prepare(rows: Any, kind: str, tokenizer: Any, *, chat: bool, labels: dict[st
     check_columns(dataset.column_names, kind, where)
     if kind == "dialogue" and "messages" in dataset.column_names:
         def encode(row: dict[str, Any]) -> dict[str, Any]:
-            return tokenize_dialogue(row["messages"], tokenizer, chat=chat, labels=labels)
+            return tokenize_dialogue(row["messages"], tokenizer, chat=chat, labels=labels,
+                                     trainable=row.get("trainable"))
 
         return dataset.map(encode, remove_columns=dataset.column_names, desc="tokenizing dialogues")
     if chat:
@@ -132,14 +148,17 @@ def prepare(rows: Any, kind: str, tokenizer: Any, *, chat: bool, labels: dict[st
     return dataset.map(render, desc="rendering transcripts")
 
 
-def load_rows(path: str, kind: str, *, agent_role: str | None, **options: Any) -> tuple[Any, str | None]:
-    """``(rows, env name)``: episodes converted to ``kind`` rows, or the TRL dataset as it is (env None)."""
+def load_rows(path: str, kind: str, *, agent_role: str | None, keep_fallbacks: bool = False,
+              **options: Any) -> tuple[Any, str | None, dict[str, float]]:
+    """``(rows, env name, fallback rates)``: episodes converted to ``kind`` rows (``keep_fallbacks`` and
+    ``options``: see :func:`episode_rows`) with the episodes' fallback rates
+    (``workbench.evaluate.fallback_rates``), or the TRL dataset as it is (no env, no rates)."""
     source = Path(path)
     if not source.exists():
         raise WorkbenchError(f"no data at {source}")
     episodes_path = episode_source(source)
     if episodes_path is None:
-        return load_table(source), None
+        return load_table(source), None, {}
     episodes = load_episodes(episodes_path)
     if not episodes:
         raise WorkbenchError(f"{source}: no episodes")
@@ -149,4 +168,5 @@ def load_rows(path: str, kind: str, *, agent_role: str | None, **options: Any) -
     from workbench.registry import env_class
 
     role = agent_role or env_class(envs[0]).agent_role
-    return episode_rows(episodes, kind, role, **options), envs[0]
+    rows = episode_rows(episodes, kind, role, keep_fallbacks=keep_fallbacks, **options)
+    return rows, envs[0], fallback_rates(episodes)

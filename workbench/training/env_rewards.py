@@ -4,8 +4,9 @@
   policy plays the whole episode (``EpisodePlayer``), the completion is every turn after the
   opening with the user's turns masked out (``env_mask``), and the reward is the episode return.
 - :class:`ContinuationReward`: a reward function for RLOO and Online DPO, whose completions are
-  single agent turns: the completion is played as the agent's first move, a strategy policy plays
-  the rest of the episode with the environment's templates, and the reward is the return.
+  single agent turns: the completion is played as the agent's first move, an agent the caller gives
+  (the template agent under a strategy policy) plays the rest of the episode, and the reward is the
+  return.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Sequence
 
-from agents.policies import Policy
-from agents.template import TemplateAgent
-from workbench.env import DialogueEnv, DialogueState
+from workbench.env import Agent, DialogueEnv, DialogueState
 from workbench.episodes import Case, Turn
 from workbench.errors import WorkbenchError
 from workbench.rollout import episode_seed, rollout
@@ -65,7 +64,7 @@ def episode_rollout_func(player: EpisodePlayer, by_prompt: dict[str, Case], seed
     return rollout_func
 
 
-def episode_return(completions: list, episode_return: list[float], **_: Any) -> list[float]:
+def episode_return_reward(completions: list, episode_return: list[float], **_: Any) -> list[float]:
     """GRPO reward function: the return of the episode the rollout function played."""
     return [float(r) for r in episode_return]
 
@@ -73,7 +72,7 @@ def episode_return(completions: list, episode_return: list[float], **_: Any) -> 
 class _FirstMoveAgent:
     """Plays a given text as each episode's first agent move, then defers to ``rest``."""
 
-    def __init__(self, first: dict[int, str], rest: TemplateAgent):
+    def __init__(self, first: dict[int, str], rest: Agent):
         self.first, self.rest = first, rest
 
     def act(self, states: Sequence[DialogueState]) -> list[Turn]:
@@ -84,13 +83,13 @@ class _FirstMoveAgent:
 
 
 class ContinuationReward:
-    """Reward of an agent turn = the return of the episode it opens, the rest played by ``policy``."""
+    """Reward of an agent turn = the return of the episode it opens, the rest played by ``rest`` (e.g. the
+    template agent under a strategy policy)."""
 
     __name__ = "episode_return"
 
-    def __init__(self, env: DialogueEnv, cases: dict[str, Case], policy: Policy, seed: int = 0):
-        self.env, self.cases, self.seed = env, cases, seed
-        self.rest = TemplateAgent(type(env), policy)
+    def __init__(self, env: DialogueEnv, cases: dict[str, Case], rest: Agent, seed: int = 0):
+        self.env, self.cases, self.rest, self.seed = env, cases, rest, seed
         self.calls = 0
 
     def __call__(self, prompts: list, completions: list, case_id: list[str], **_: Any) -> list[float]:

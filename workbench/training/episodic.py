@@ -19,6 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 
 from workbench.env import DialogueEnv, DialogueState
 from workbench.episodes import Case, Episode, Turn
+from workbench.errors import WorkbenchError
 from workbench.llm.local import LocalChatModel
 from workbench.rollout import rollout
 from workbench.training.masking import Message, role_labels, tokenize_dialogue
@@ -77,24 +78,28 @@ class EpisodePlayer:
         self.max_new_tokens, self.temperature, self.batch_size = max_new_tokens, temperature, batch_size
         self.labels = role_labels(env.user_role, env.agent_role)
 
-    def policy(self, model: Any) -> PolicyAgent:
+    def policy(self, model: Any, seed: int) -> PolicyAgent:
+        """``model`` as the agent, its sampling seeded from ``seed`` (the same calls give the same turns)."""
         chat_model = LocalChatModel(model=model, tokenizer=self.tokenizer, use_chat_template=self.chat,
                                     temperature=self.temperature, top_k=0, top_p=1.0,
                                     max_tokens=self.max_new_tokens, user_label=self.env.user_role,
-                                    assistant_label=self.env.agent_role)
+                                    assistant_label=self.env.agent_role, seed=seed)
         return PolicyAgent(chat_model, self.system)
 
     def play(self, model: Any, cases: Sequence[Case], seed: int) -> list[PlayedEpisode]:
-        """Episode ``i`` plays ``cases[i]`` with the rollout runner's seed for (``seed``, ``i``)."""
+        """Episode ``i`` plays ``cases[i]`` with the rollout runner's seed for (``seed``, ``i``); the policy's
+        sampling is seeded from ``seed`` too, so a resumed run plays what an uninterrupted one did."""
         was_training = model.training
         try:
-            episodes = rollout(self.env, self.policy(model), cases, n=len(cases), seed=seed,
+            episodes = rollout(self.env, self.policy(model, seed), cases, n=len(cases), seed=seed,
                                batch_size=self.batch_size, progress=False)
         finally:
             model.train(was_training)
         return [self.tokenize(e) for e in episodes]
 
     def tokenize(self, episode: Episode) -> PlayedEpisode:
+        """The episode as one token sequence; an episode in which a rewarded policy turn has no token of
+        its own (so its reward would land on another turn) is refused."""
         agent = self.env.agent_role
         played = episode.outcome.get("turns", 0)
         agent_turns = [i for i, t in enumerate(episode.turns) if t.role == agent]
@@ -107,8 +112,9 @@ class EpisodePlayer:
         ends = [k for k, m in enumerate(completion_mask)
                 if m and (k + 1 == len(completion_mask) or not completion_mask[k + 1])]
         rewards = [float(episode.turns[i].reward or 0.0) for i in sorted(own)]
-        if len(ends) != len(rewards):  # a turn whose text tokenized to nothing carries no loss
-            ends, rewards = ends[: len(rewards)], rewards[: len(ends)]
+        if len(ends) != len(rewards):
+            raise WorkbenchError(f"episode {episode.id!r}: the policy's {len(rewards)} turns tokenized to {len(ends)} "
+                                 "separate spans, so their rewards cannot be placed on their turns")
         return PlayedEpisode(episode, ids[:start], ids[start:], completion_mask, ends, rewards)
 
 

@@ -11,17 +11,18 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from workbench.env import DialogueEnv
+from workbench.env import Agent, DialogueEnv
 from workbench.episodes import Case
 from workbench.errors import WorkbenchError
 from workbench.registry import env_class, make_env
 from workbench.splits import split_cases
-from workbench.training.config import TrainConfig
-from workbench.training.env_rewards import ContinuationReward, case_prompts, episode_return, episode_rollout_func
+from workbench.training.config import OnlineOptions
+from workbench.training.env_rewards import (ContinuationReward, case_prompts, episode_return_reward,
+                                            episode_rollout_func)
 from workbench.training.episodic import EpisodePlayer
 
 
-def build_env(config: TrainConfig) -> tuple[DialogueEnv, list[Case]]:
+def build_env(config: OnlineOptions) -> tuple[DialogueEnv, list[Case]]:
     """The environment (its scripted or LLM simulator and critic) and up to ``--prompts`` training cases."""
     cls = env_class(config.env)
     model = None
@@ -36,27 +37,24 @@ def build_env(config: TrainConfig) -> tuple[DialogueEnv, list[Case]]:
     return env, cases[: config.prompts]
 
 
-def player(config: TrainConfig, env: DialogueEnv, tokenizer: Any, chat: bool) -> EpisodePlayer:
+def player(config: OnlineOptions, env: DialogueEnv, tokenizer: Any, chat: bool) -> EpisodePlayer:
     return EpisodePlayer(env, tokenizer, chat=chat, system=config.system, max_new_tokens=config.max_new_tokens,
                          temperature=config.temperature)
 
 
-def env_setup(config: TrainConfig, method: str, tokenizer: Any,
-              chat: bool) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], DialogueEnv]:
-    """``(prompt rows, trainer kwargs, TRL options, env)`` for ``method`` with rewards from ``--env``."""
-    from agents.policies import make_policy
-
+def env_setup(config: OnlineOptions, tokenizer: Any, chat: bool,
+              continuation: Agent | None) -> tuple[list[dict[str, Any]], dict[str, Any], dict[str, Any], DialogueEnv]:
+    """``(prompt rows, trainer kwargs, TRL options, env)`` for ``config.method`` with rewards from ``--env``;
+    ``continuation`` plays the episodes on after the trained turn (RLOO, Online DPO)."""
     env, cases = build_env(config)
     rows, by_prompt = case_prompts(env, cases, tokenizer, chat=chat, system=config.system)
-    if method == "grpo":
+    if config.method == "grpo":
         turns = config.max_turns or env.max_turns
-        kwargs = {"reward_funcs": [episode_return],
+        kwargs = {"reward_funcs": [episode_return_reward],
                   "rollout_func": episode_rollout_func(player(config, env, tokenizer, chat), by_prompt, config.seed)}
         return rows, kwargs, {"max_completion_length": turns * config.max_new_tokens * 4}, env
-    policy = make_policy(config.continuation, type(env))
-    if policy is None:
-        raise WorkbenchError("--continuation must be a strategy policy (random, most-frequent, fixed:<name>, "
-                             "planner:<folder>)")
-    reward = ContinuationReward(env, {c.id: c for c in cases}, policy, seed=config.seed)
+    if continuation is None:
+        raise WorkbenchError(f"{config.method} with --env needs a continuation agent to play the episodes on")
+    reward = ContinuationReward(env, {c.id: c for c in cases}, continuation, seed=config.seed)
     length = {"max_new_tokens": config.max_new_tokens, "max_completion_length": config.max_new_tokens}
     return rows, {"reward_funcs": [reward]}, length, env

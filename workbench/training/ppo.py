@@ -34,6 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from workbench.errors import WorkbenchError
+from workbench.moments import merge_moments
 from workbench.rollout import episode_seed
 from workbench.runs import Run, atomic_dir
 from workbench.training.config import TrainConfig
@@ -42,26 +43,23 @@ from workbench.training.episodic import PlayedEpisode, next_token_logps, padded
 
 @dataclass
 class RunningMoments:
-    """Running mean and standard deviation (Chan et al.'s parallel update)."""
+    """Running mean and standard deviation of the turn rewards (:func:`workbench.moments.merge_moments`)."""
 
     count: float = 0.0
     mean: float = 0.0
-    m2: float = 0.0
+    var: float = 0.0
 
     def update(self, values: Sequence[float]) -> None:
         if not values:
             return
-        n = len(values)
-        mean = sum(values) / n
-        m2 = sum((v - mean) ** 2 for v in values)
-        delta, total = mean - self.mean, self.count + n
-        self.mean += delta * n / total
-        self.m2 += m2 + delta**2 * self.count * n / total
-        self.count = total
+        count, mean, var = merge_moments(self.count, torch.tensor(self.mean, dtype=torch.float64),
+                                         torch.tensor(self.var, dtype=torch.float64),
+                                         torch.tensor(values, dtype=torch.float64))
+        self.count, self.mean, self.var = count, mean.item(), var.item()
 
     @property
     def std(self) -> float:
-        return math.sqrt(self.m2 / self.count) if self.count > 1 else 1.0
+        return math.sqrt(self.var) if self.count > 1 else 1.0
 
 
 @dataclass
@@ -231,6 +229,8 @@ class PPO:
                             "moments": vars(self.moments)}, tmp / "trainer_state.pt")
 
     def load(self, path: Path) -> None:
+        """Continue from the checkpoint at ``path``; its weights must be exactly the policy's (the adapter's
+        under LoRA), else a WorkbenchError names the keys that differ."""
         from safetensors.torch import load_file
 
         weights = sorted(path.glob("*.safetensors"))
@@ -240,29 +240,48 @@ class PPO:
         for file in weights:
             state.update(load_file(str(file), device=str(self.device)))
         if hasattr(self.policy, "peft_config"):
-            from peft import set_peft_model_state_dict
+            from peft import get_peft_model_state_dict, set_peft_model_state_dict
 
+            check_weight_keys(path, state, get_peft_model_state_dict(self.policy))
             set_peft_model_state_dict(self.policy, state)
         else:
-            self.policy.load_state_dict(state, strict=False)
+            check_weight_keys(path, state, self.policy.state_dict())
+            self.policy.load_state_dict(state, strict=False)  # tied weights are saved once (checked above)
         self.accelerator.unwrap_model(self.head).load_state_dict(torch.load(path / "value_head.pt",
                                                                             map_location=self.device))
         saved = torch.load(path / "trainer_state.pt", map_location=self.device, weights_only=False)
         self.optimizer.load_state_dict(saved["optimizer"])
         self.iteration = saved["iteration"]
-        self.moments = RunningMoments(**saved["moments"])
+        moments = saved["moments"]
+        if "m2" in moments:  # written before the moments kept the variance: m2 is count * variance
+            moments = {"count": moments["count"], "mean": moments["mean"],
+                       "var": moments["m2"] / moments["count"] if moments["count"] else 0.0}
+        self.moments = RunningMoments(**moments)
+
+
+def check_weight_keys(path: Path, saved: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]) -> None:
+    """Refuse saved weights whose keys are not ``expected``'s: a saved key the model lacks, or a model weight
+    missing from the file (one tied to a saved weight, such as an LM head tied to the embeddings, is not)."""
+    loaded = {expected[k].data_ptr() for k in saved if k in expected}
+    missing = sorted(k for k, t in expected.items() if k not in saved and t.data_ptr() not in loaded)
+    unexpected = sorted(set(saved) - set(expected))
+    problems = [f"{label} {', '.join(keys[:5])}" + (f" (+{len(keys) - 5} more)" if len(keys) > 5 else "")
+                for label, keys in (("missing", missing), ("unexpected", unexpected)) if keys]
+    if problems:
+        raise WorkbenchError(f"{path}: checkpoint does not fit the policy: {'; '.join(problems)}")
 
 
 def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
     """``workbench train ppo``: iterations of (play ``batch_size`` cases x ``num_generations``
     episodes, one PPO update); ``--max_steps`` iterations, or ``epochs`` passes over the cases."""
-    from workbench.training.methods import chat_mode, load_model, lora_config
+    from workbench.training.trainers import chat_mode, load_model, lora_config
     from workbench.training.online import build_env, player
 
     model, tokenizer = load_model(config)
     chat = chat_mode(config, tokenizer)
     env, cases = build_env(config)
     play = player(config, env, tokenizer, chat)
+    torch.manual_seed(config.seed)  # the adapter's initial weights
     ppo = PPO(config, model, lora_config(config))
     checkpoint = run.path / "checkpoints" / "last"
     if config.resume and checkpoint.is_dir():

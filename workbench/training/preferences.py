@@ -16,36 +16,42 @@
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from typing import Any, Sequence
 
 from workbench.episodes import Episode, to_preference
 from workbench.errors import WorkbenchError
 
+log = logging.getLogger(__name__)
+
 BY = ("return", "critic", "hindsight")
 
 
-def return_from(episode: Episode, index: int) -> float:
-    return float(sum(t.reward or 0.0 for t in episode.turns[index:]))
-
-
 def _score(episode: Episode, index: int, by: str) -> float:
-    return return_from(episode, index) if by == "return" else float(episode.turns[index].reward or 0.0)
+    return episode.return_from(index) if by == "return" else float(episode.turns[index].reward or 0.0)
 
 
 def preference_pairs(episodes: Sequence[Episode], agent_role: str, *, by: str = "return",
-                     min_margin: float = 0.0, system: str | None = None) -> list[dict[str, Any]]:
+                     min_margin: float = 0.0, system: str | None = None,
+                     keep_fallbacks: bool = False) -> list[dict[str, Any]]:
     """TRL preference rows (conversational ``prompt``/``chosen``/``rejected``) with a score gap above
-    ``min_margin``; see the module docstring for ``by``."""
+    ``min_margin``; see the module docstring for ``by``. An agent turn marked ``info["fallback"]`` (its
+    text is a template line, not the model's) is never chosen or rejected unless ``keep_fallbacks``; how
+    many were left out is logged."""
     if by not in BY:
         raise WorkbenchError(f"unknown pairing {by!r} (use {', '.join(BY)})")
     if by == "hindsight":
-        return _hindsight_pairs(episodes, agent_role, min_margin, system)
+        return _hindsight_pairs(episodes, agent_role, min_margin, system, keep_fallbacks)
     groups: dict[tuple, list[Episode]] = defaultdict(list)
+    left_out = 0
     for e in episodes:
         for i, t in enumerate(e.turns):
-            if t.role == agent_role:
+            if t.role == agent_role and "fallback" in t.info and not keep_fallbacks:
+                left_out += 1
+            elif t.role == agent_role:
                 groups[(e.case.id, i, tuple((p.role, p.text) for p in e.turns[:i]))].append(e)
+    _report(left_out)
     rows = []
     for (_, i, _), members in groups.items():
         distinct = {e.turns[i].text: e for e in members}
@@ -59,19 +65,30 @@ def preference_pairs(episodes: Sequence[Episode], agent_role: str, *, by: str = 
 
 
 def _hindsight_pairs(episodes: Sequence[Episode], agent_role: str, min_margin: float,
-                     system: str | None) -> list[dict[str, Any]]:
+                     system: str | None, keep_fallbacks: bool) -> list[dict[str, Any]]:
     by_id = {e.id: e for e in episodes}
-    rows = []
+    rows, left_out = [], set()
     for branch in episodes:
         original = by_id.get(branch.provenance.get("branch_of", ""))
         if original is None:
             continue
         i = int(branch.provenance["branch_turn"])
-        gap = return_from(branch, i) - return_from(original, i)
+        marked = {(e.id, i) for e in (branch, original) if "fallback" in e.turns[i].info}
+        if marked and not keep_fallbacks:
+            left_out |= marked
+            continue
+        gap = branch.return_from(i) - original.return_from(i)
         if abs(gap) > min_margin:
             chosen, rejected = (branch, original) if gap > 0 else (original, branch)
             rows.append(to_preference(chosen, rejected, i, agent_role, system))
+    _report(len(left_out))
     return rows
+
+
+def _report(left_out: int) -> None:
+    if left_out:
+        log.warning("preference pairs: left out %d agent turns marked as fallbacks (keep them with keep_fallbacks)",
+                    left_out)
 
 
 def feedback_rows(records: Sequence[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -19,7 +19,7 @@ from langchain_core.language_models import BaseChatModel
 from agents.policies import Policy
 from agents.prompted import PromptedAgent
 from agents.template import TemplateAgent
-from apps.models import load_models
+from workbench.llm.resolve import load_models
 from workbench.env import Agent, DialogueEnv
 from workbench.errors import WorkbenchError
 from workbench.registry import env_class, make_env
@@ -57,6 +57,9 @@ class SimulationConfig:
     out: str = field(default="runs/selfplay", metadata={"help": "run directory"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted run in --out"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    fallback_warning: float = field(default=0.2, metadata={
+        "help": "warn (one line at the end) when a fallback rate passes this share: critic samples unparsable, "
+                "model replies replaced, critic votes dropped, model plans unparsed"})
 
 
 @dataclass
@@ -119,7 +122,7 @@ def with_adapters(model: BaseChatModel | None, names: list[str], library: str | 
 
 
 ModelLoader = Callable[[dict[str, str | None], int], dict[str, BaseChatModel | None]]
-"""``apps.models.load_models``'s signature: role -> spec in, role -> chat model out."""
+"""``workbench.llm.resolve.load_models``'s signature: role -> spec in, role -> chat model out."""
 
 
 def build_simulation(config: SimulationConfig, load: ModelLoader = load_models) -> Simulation:

@@ -17,9 +17,9 @@ from agents.ppdpp.data import annotated_examples
 from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
 from agents.ppdpp.reinforce import check_rl_options, train_rl
 from agents.ppdpp.sft import train_sft
-from apps.simulation import SimulationConfig, build_simulation
+from agents.simulation import SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
-from workbench.evaluate import format_table, plot_lines
+from workbench.evaluate import FALLBACK_RATES, fallback_legend, fallback_rates, format_table, plot_lines, warn_fallbacks
 from workbench.llm.embedded import encoder_path
 from workbench.runs import Run
 from workbench.splits import split_cases, validation_split
@@ -84,7 +84,7 @@ def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
     if init is not None:
         init.check(sim.cls)
     run = Run.open(config.out, sim.settings, resume=config.resume,
-                   resumable_changes=("resume", "progress", "rl_episodes"))
+                   resumable_changes=("resume", "progress", "rl_episodes", "fallback_warning"))
     summary = [f"# PPDPP on {config.env} (stage {config.stage})"]
     planner = None
     if config.stage in ("sft", "both"):
@@ -111,10 +111,13 @@ def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
                      "lines": {"return": ([r["episodes"] for r in records], [r["return"] for r in records])}}],
                    run.plot_path("rl.png"), f"PPDPP self-play RL on {config.env}")
         last = records[-1]
-        summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n"
-                       + format_table({k: last[k] for k in ("SR", "AT", "return")}))
+        table = {k: last[k] for k in ("SR", "AT", "return", *FALLBACK_RATES) if k in last}
+        summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n{format_table(table)}"
+                       + (f"\n\n{legend}" if (legend := fallback_legend(table)) else ""))
     text = "\n\n".join(summary)
     run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    if config.stage in ("rl", "both"):
+        warn_fallbacks(fallback_rates(run.episodes()), config.fallback_warning, str(run.path))
     return run, text
 
 

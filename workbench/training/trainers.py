@@ -1,8 +1,7 @@
-"""``workbench train <method>``: the TRL trainers (and the workbench PPO) behind one entry point.
+"""The TRL trainers (and the workbench PPO) behind the chat-model methods of ``workbench train``.
 
-Each method names its TRL trainer and config class, the data format it trains on and the
-options it fixes (SimPO is TRL's CPO with ``loss_type="simpo"`` and no NLL term, Meng et al.
-2024). :func:`train` loads the policy (optionally LoRA / QLoRA through PEFT), builds the data
+Each method's config class (``workbench.training.config``) names its TRL trainer and config class,
+the data format it trains on and the options it fixes. :func:`train` loads the policy (optionally LoRA / QLoRA through PEFT), builds the data
 (episodes converted, or a TRL dataset), the rewards of the online methods (a reward model, or
 the environment in the loop), runs the trainer with metrics streamed to the run directory, and
 saves the model (or adapter) to ``<out>/model`` with a loss / reward plot.
@@ -13,59 +12,21 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import math
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
+from workbench.env import Agent
 from workbench.errors import WorkbenchError
+from workbench.llm.embedded import GEMMA
+from workbench.methods import load_object
 from workbench.runs import Run
-from workbench.training.config import FORMATS, TrainConfig, check_trl_keys, trl_config
-from workbench.training.data import FILTERS, KINDS, load_rows, prepare
+from workbench.training.config import (FORMATS, OnlineOptions, PPOTrainConfig, TrainConfig, TRLTrainConfig,
+                                       check_trl_keys, trl_config)
+from workbench.training.data import FILTERS, load_rows, prepare
 from workbench.training.masking import LABELS, role_labels
 from workbench.training.preferences import BY
-
-
-@dataclass(frozen=True)
-class Method:
-    help: str
-    trainer: str
-    """``module:Class`` of the TRL trainer."""
-    config: str
-    """``module:Class`` of its config."""
-    options: dict[str, Any] = field(default_factory=dict)
-    """TRL options the method fixes (``--trl`` may still override them)."""
-
-
-METHODS = {
-    "sft": Method("supervised fine-tuning; in multi-turn dialogues only the agent's turns carry loss",
-                  "trl:SFTTrainer", "trl:SFTConfig"),
-    "reward": Method("reward model on preference pairs (Bradley-Terry)", "trl:RewardTrainer", "trl:RewardConfig"),
-    "dpo": Method("direct preference optimisation and its loss variants (--loss_type, --f_divergence_type)",
-                  "trl:DPOTrainer", "trl:DPOConfig"),
-    "kto": Method("Kahneman-Tversky optimisation on unpaired good / bad replies", "trl:KTOTrainer", "trl:KTOConfig"),
-    "orpo": Method("odds-ratio preference optimisation, no reference model",
-                   "trl.experimental.orpo:ORPOTrainer", "trl.experimental.orpo:ORPOConfig"),
-    "simpo": Method("SimPO: length-normalised reward margin, no reference model",
-                    "trl.experimental.cpo:CPOTrainer", "trl.experimental.cpo:CPOConfig",
-                    {"loss_type": "simpo", "cpo_alpha": 0.0}),
-    "grpo": Method("group-relative policy optimisation; with --env whole episodes against the simulator",
-                   "trl:GRPOTrainer", "trl:GRPOConfig"),
-    "rloo": Method("REINFORCE leave-one-out; with --env the turn's reward is its episode's return",
-                   "trl:RLOOTrainer", "trl:RLOOConfig"),
-    "online-dpo": Method("online DPO: pairs sampled from the policy, ranked by the reward",
-                         "trl.experimental.online_dpo:OnlineDPOTrainer",
-                         "trl.experimental.online_dpo:OnlineDPOConfig"),
-    "ppo": Method("PPO (PPO-max stabilisers) over whole episodes against the simulator (workbench's own)",
-                  "workbench.training.ppo:PPO", "workbench.training.config:TrainConfig"),
-}
-ONLINE = ("grpo", "rloo", "online-dpo", "ppo")
-
-
-def load_class(path: str) -> type:
-    module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
 
 
 def model_source(spec: str) -> str:
@@ -135,37 +96,35 @@ def chat_mode(config: TrainConfig, tokenizer: Any) -> bool:
     return has_template if config.format == "auto" else config.format == "chat"
 
 
-def check(config: TrainConfig, method: str) -> None:
+def check(config: TrainConfig) -> None:
     """Refuse inconsistent options before anything loads."""
-    if method not in METHODS:
-        raise WorkbenchError(f"unknown method {method!r} (known: {', '.join(METHODS)})")
-    if method == "ppo" and not config.env:
+    method, online = config.method, isinstance(config, OnlineOptions)
+    if isinstance(config, PPOTrainConfig) and not config.env:
         raise WorkbenchError("ppo trains on whole episodes: it needs --env (for a reward model use grpo or rloo)")
-    if method in ONLINE:
+    if online:
         if not config.env and not (config.reward_model and config.data):
             raise WorkbenchError(f"{method} needs --env (rewards from episodes), or --reward_model with --data "
                                  "(prompts)")
         if config.env and config.reward_model:
             raise WorkbenchError("give --env or --reward_model, not both")
+        if config.env and config.prompts < 1:
+            raise WorkbenchError("--prompts must be at least 1")
     elif not config.data:
         raise WorkbenchError(f"{method} needs --data (episodes or a TRL-format dataset)")
-    if method == "ppo" and config.trl:
-        raise WorkbenchError("--trl passes options to TRL trainers; the workbench PPO has its own flags")
-    if method != "ppo":
-        check_trl_keys(config, load_class(METHODS[method].config))
-    model_source(config.model)
+    if isinstance(config, TRLTrainConfig):
+        check_trl_keys(config, load_object(config.trl_class))
+    if config.model != f"embedded:{GEMMA}":  # the embedded Gemma is always there (converted on first load)
+        model_source(config.model)
     quantization(config)
-    if method in ONLINE and config.env and config.prompts < 1:
-        raise WorkbenchError("--prompts must be at least 1")
     if config.data and not Path(config.data).exists():
         raise WorkbenchError(f"no data at {config.data}")
     if config.env:
         from workbench.registry import env_class
 
         env_class(config.env)
-    for name, value, allowed in (("format", config.format, FORMATS), ("pairs", config.pairs, BY),
-                                 ("episode_filter", config.episode_filter, FILTERS)):
-        if value not in allowed:
+    for name, allowed in (("format", FORMATS), ("pairs", BY), ("episode_filter", FILTERS)):
+        value = getattr(config, name, None)
+        if value is not None and value not in allowed:
             raise WorkbenchError(f"unknown {name} {value!r} (use {', '.join(allowed)})")
 
 
@@ -195,24 +154,26 @@ def plot_metrics(run: Run, method: str) -> Path | None:
     return plot_lines(panels, run.plot_path("train.png"), f"workbench train {method}") if panels else None
 
 
-def train(config: TrainConfig, method: str) -> tuple[Run, dict[str, Any]]:
-    """Train with ``method``; return the run and a summary (first and last logged loss / reward).
+def train(config: TrainConfig, *, continuation: Agent | None = None) -> tuple[Run, dict[str, Any]]:
+    """Train with ``config.method``; return the run and a summary (first and last logged loss / reward).
+    ``continuation`` plays each episode on after a trained turn (RLOO and Online DPO with ``--env``).
     Under ``accelerate launch`` every process trains and the main process writes the run directory."""
     from accelerate import PartialState
 
-    check(config, method)
+    check(config)
+    method = config.method
     main = PartialState().is_main_process
     if main:
         Run.open(config.out, {"method": method, **dataclasses.asdict(config)}, resume=config.resume,
                  resumable_changes=("resume", "max_steps", "epochs"))
     PartialState().wait_for_everyone()
     run = Run(config.out)
-    if method == "ppo":
+    if isinstance(config, PPOTrainConfig):
         from workbench.training.ppo import train_ppo
 
         summary = train_ppo(config, run)
     else:
-        summary = _train_trl(config, method, run)
+        summary = _train_trl(config, run, continuation)
     if main:
         plot_metrics(run, method)
         run.write_summary(f"# workbench train {method}\n\n"
@@ -220,47 +181,55 @@ def train(config: TrainConfig, method: str) -> tuple[Run, dict[str, Any]]:
     return run, summary
 
 
-def _train_trl(config: TrainConfig, method: str, run: Run) -> dict[str, Any]:
-    spec = METHODS[method]
-    model, tokenizer = load_model(config, reward=method == "reward")
+def _train_trl(config: TRLTrainConfig, run: Run, continuation: Agent | None) -> dict[str, Any]:
+    method, reward = config.method, config.method == "reward"
+    model, tokenizer = load_model(config, reward=reward)
     chat = chat_mode(config, tokenizer)
-    kind = KINDS[method]
-    options: dict[str, Any] = dict(spec.options)
+    options: dict[str, Any] = dict(config.trl_fixed)
     extra: dict[str, Any] = {}
     env_name = None
     labels = dict(LABELS)
-    if method in ONLINE and config.env:
+    online = isinstance(config, OnlineOptions)
+    fallbacks: dict[str, float] = {}
+    if online and config.env:
         from workbench.training.online import env_setup
 
-        rows, extra, options_env, env = env_setup(config, method, tokenizer, chat)
+        rows, extra, options_env, env = env_setup(config, tokenizer, chat, continuation)
         options.update(options_env)
         env_name = env.name
         labels = role_labels(env.user_role, env.agent_role)
     else:
-        rows, env_name = load_rows(config.data, kind, agent_role=config.agent_role, system=config.system,
-                                   episode_filter=config.episode_filter, pairs=config.pairs,
-                                   min_margin=config.min_margin)
+        rows, env_name, fallbacks = load_rows(
+            config.data, config.data_kind, agent_role=config.agent_role, system=config.system,
+            episode_filter=getattr(config, "episode_filter", "all"), pairs=getattr(config, "pairs", "return"),
+            min_margin=getattr(config, "min_margin", 0.0), keep_fallbacks=config.keep_fallbacks)
         if env_name or config.env:  # episodes name their environment; a TRL table may name it with --env
             from workbench.registry import env_class
 
             cls = env_class(env_name or config.env)
             labels = role_labels(cls.user_role, config.agent_role or cls.agent_role)
-        if method in ONLINE:
+        if online:
             extra["reward_funcs"] = [config.reward_model]
-    dataset = prepare(rows, kind, tokenizer, chat=chat, labels=labels, where=str(config.data or config.env))
-    args = trl_config(config, load_class(spec.config), **options)
-    trainer = load_class(spec.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                                       peft_config=lora_config(config, reward=method == "reward"),
-                                       callbacks=[MetricsToRun(run)], **extra)
+    dataset = prepare(rows, config.data_kind, tokenizer, chat=chat, labels=labels,
+                      where=str(config.data or config.env))
+    if fallbacks:  # the episodes' fallback rates, beside the loss they train
+        run.log_metrics({"event": "data", "rows": len(dataset), **{f"data {k}": v for k, v in fallbacks.items()}})
+    args = trl_config(config, load_object(config.trl_class), **options)
+    trainer = load_object(config.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
+                                          peft_config=lora_config(config, reward=reward),
+                                          callbacks=[MetricsToRun(run)], **extra)
     checkpoints = Path(args.output_dir)
     resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if resume else None)
     trainer.save_model(str(run.path / "model"))  # with the tokenizer, from the main process
-    return summarise(run.metrics(), method, len(dataset), env_name)
+    return summarise(run.metrics(), method, len(dataset), env_name) | {
+        f"data {k}": round(v, 4) for k, v in fallbacks.items()} | (
+        {"fallback turns": "kept" if config.keep_fallbacks else "left out"} if fallbacks else {})
 
 
 def summarise(records: list[dict[str, Any]], method: str, rows: int, env: str | None) -> dict[str, Any]:
-    summary: dict[str, Any] = {"method": method, "rows": rows, "steps": max((r["step"] for r in records), default=0)}
+    summary: dict[str, Any] = {"method": method, "rows": rows,
+                               "steps": max((r["step"] for r in records if "step" in r), default=0)}
     if env:
         summary["env"] = env
     for key in ("loss", "reward", "rewards/margins", "rewards/accuracies", "return"):

@@ -46,7 +46,7 @@ class OfflineRLConfig:
     max_weight: float = field(default=20.0, metadata={"help": "awr: largest example weight (Peng et al.: 20)"})
     steps: int = field(default=300, metadata={"help": "training batches (the budget)"})
     batch_size: int = field(default=32, metadata={"help": "examples per batch"})
-    lr: float = field(default=1e-3, metadata={"help": "learning rate (AdamW, 10% warm-up, linear decay)"})
+    lr: float = field(default=1e-3, metadata={"help": "learning rate (AdamW, warm-up over the first tenth of the steps, linear decay)"})
     encoder: str = field(default="embedded:minilm", metadata={"help": "planner encoder"})
     max_length: int = field(default=256, metadata={"help": "encoder tokens kept from the end of the history"})
     pooling: str = field(default="mean", metadata={"help": "mean or cls"})
