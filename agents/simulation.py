@@ -22,7 +22,7 @@ from agents.template import TemplateAgent
 from workbench.llm.resolve import load_models
 from workbench.env import Agent, DialogueEnv
 from workbench.errors import WorkbenchError
-from workbench.registry import env_class, make_env
+from workbench.registry import CRITICS, env_class, make_env
 
 EMBEDDED = "embedded:gemma-3-270m"
 
@@ -30,36 +30,40 @@ EMBEDDED = "embedded:gemma-3-270m"
 @dataclass
 class SimulationConfig:
     env: str = field(default="negotiation", metadata={"help": "environment (see `workbench envs`)"})
-    data: str | None = field(default=None, metadata={"help": "case file; default: the environment's shared data"})
+    data: str | None = field(default=None, metadata={
+        "help": "case file; default: the environment's shared data", "path": "in"})
     simulator: str = field(default="scripted", metadata={"help": "user simulator: scripted or llm"})
     agent_model: str | None = field(default=None, metadata={
         "help": "agent chat model spec (embedded:gemma-3-270m, a path, openai:MODEL@URL); none: template agent"})
     sim_model: str | None = field(default=None, metadata={
         "help": f"simulator model spec for --simulator llm; default: the agent model, else {EMBEDDED}"})
     critic: str = field(default="auto", metadata={
-        "help": "auto (ground truth for scripted, llm otherwise), ground-truth or llm"})
+        "help": "auto (ground truth for scripted, llm otherwise), ground-truth or llm", "choices": CRITICS})
     critic_model: str | None = field(default=None, metadata={"help": "critic model spec; default: the simulator model"})
     adapters: list[str] | None = field(default=None, metadata={
         "help": "feedback adapters (see `workbench feedback list`; `enabled`: the enabled ones) the agent model "
                 "speaks with; several are combined. The simulator and critic stay on the base model"})
     adapter_library: str | None = field(default=None, metadata={
         "help": "adapter library folder; default: runs/adapters"})
-    critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)"})
-    critic_temperature: float = field(default=1.1, metadata={"help": "critic sampling temperature (PPDPP: 1.1)"})
+    critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement (PPDPP: 10)", "min": 1})
+    critic_temperature: float = field(default=1.1, metadata={
+        "help": "critic sampling temperature (PPDPP: 1.1)", "min": 0})
     sentence_rewards: float = field(default=0.0, metadata={
         "help": "weight of Refine-and-Imitate's sentence-level rewards (repetition, inconsistency, task relevance, "
-                "length) added to the critic's reward; 0: off"})
-    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
-    batch_size: int = field(default=32, metadata={"help": "episodes in lockstep (one batched model call each)"})
-    temperature: float = field(default=0.7, metadata={"help": "agent and simulator sampling temperature"})
-    max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent or simulator turn"})
+                "length) added to the critic's reward; 0: off", "min": 0})
+    max_turns: int | None = field(default=None, metadata={
+        "help": "agent turns per episode; default: the env's", "min": 1})
+    batch_size: int = field(default=32, metadata={
+        "help": "episodes in lockstep (one batched model call each)", "min": 1})
+    temperature: float = field(default=0.7, metadata={"help": "agent and simulator sampling temperature", "min": 0})
+    max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent or simulator turn", "min": 1})
     seed: int = field(default=0, metadata={"help": "random seed"})
-    out: str = field(default="runs/selfplay", metadata={"help": "run directory"})
+    out: str = field(default="runs/selfplay", metadata={"help": "run directory", "path": "out"})
     resume: bool = field(default=False, metadata={"help": "continue an interrupted run in --out"})
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
     fallback_warning: float = field(default=0.2, metadata={
         "help": "warn (one line at the end) when a fallback rate passes this share: critic samples unparsable, "
-                "model replies replaced, critic votes dropped, model plans unparsed"})
+                "model replies replaced, critic votes dropped, model plans unparsed", "min": 0})
 
 
 @dataclass

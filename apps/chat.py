@@ -21,20 +21,21 @@ QUIT = "/quit"
 @dataclass
 class ChatConfig:
     env: str = field(default="negotiation", metadata={"help": "environment (see `workbench envs`)"})
-    data: str | None = field(default=None, metadata={"help": "case file; default: the environment's shared data"})
+    data: str | None = field(default=None, metadata={
+        "help": "case file; default: the environment's shared data", "path": "in"})
     case: str | None = field(default=None, metadata={"help": "case id to play; default: one drawn with --seed"})
     agent_model: str | None = field(default=None, metadata={"help": "agent chat model spec; none: template agent"})
     policy: str = field(default="random", metadata={
         "help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
     critic_model: str | None = field(default=None, metadata={
         "help": "critic model spec; without one turns are not judged and you end the chat with /quit"})
-    critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement"})
-    max_turns: int | None = field(default=None, metadata={"help": "agent turns; default: the env's"})
-    temperature: float = field(default=0.7, metadata={"help": "agent sampling temperature"})
-    max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent turn"})
+    critic_samples: int = field(default=10, metadata={"help": "verdicts sampled per judgement", "min": 1})
+    max_turns: int | None = field(default=None, metadata={"help": "agent turns; default: the env's", "min": 1})
+    temperature: float = field(default=0.7, metadata={"help": "agent sampling temperature", "min": 0})
+    max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent turn", "min": 1})
     seed: int = field(default=0, metadata={"help": "random seed"})
     out: str | None = field(default=None, metadata={
-        "help": "run directory to append the finished chat to as an episode (created if new)"})
+        "help": "run directory to append the finished chat to as an episode (created if new)", "path": "out"})
 
 
 class ChatEnded(Exception):
@@ -118,7 +119,7 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     episode = env.finish(state, provenance={"models": {"agent": config.agent_model, "critic": config.critic_model},
                                             "seed": config.seed, "user": "human"})
     if config.out:
-        run = Run.open(config.out, {"env": cls.name, "kind": "chat"}, resume=True)
-        run.append_episodes([episode])
+        with Run.open(config.out, {"env": cls.name, "kind": "chat"}, resume=True) as run:
+            run.append_episodes([episode])
         write(f"saved to {run.path}")
     return episode

@@ -28,7 +28,7 @@ COMMANDS = {
 def cmd_envs(argv: Sequence[str]) -> None:
     from workbench.registry import env_class, env_names
 
-    parser = argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"])
+    parser = argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"], allow_abbrev=False)
     parser.add_argument("--counts", action="store_true",
                         help="also load each environment's data and print its dialogue counts")
     counts = parser.parse_args(argv).counts
@@ -113,7 +113,7 @@ def summarise_run(argv: Sequence[str]) -> None:
     from workbench.registry import env_class
     from workbench.runs import Run
 
-    parser = argparse.ArgumentParser(prog="workbench evaluate", description=COMMANDS["evaluate"])
+    parser = argparse.ArgumentParser(prog="workbench evaluate", description=COMMANDS["evaluate"], allow_abbrev=False)
     parser.add_argument("run_dir", help="a run directory written by `workbench selfplay`")
     args = parser.parse_args(argv)
     run = Run(args.run_dir)
@@ -155,7 +155,7 @@ def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, st
     None after printing the help when there is none."""
     width = max(map(len, choices)) + 2
     parser = argparse.ArgumentParser(
-        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False,
         epilog=f"{metavar.lower()}s:\n" + "\n".join(f"  {k:<{width}}{v}" for k, v in choices.items())
         + f"\n\n{footer}")
     parser.add_argument("choice", choices=list(choices), metavar=metavar)

@@ -26,17 +26,17 @@ from workbench.splits import split_cases
 @dataclass
 class EvaluateConfig(SimulationConfig):
     data: str | None = field(default=None, metadata={
-        "help": "case file; default: the environment's shared data", "aliases": ["--cases"]})
+        "help": "case file; default: the environment's shared data", "aliases": ["--cases"], "path": "in"})
     planners: list[str] = field(default_factory=lambda: ["random", "most-frequent"], metadata={
         "help": "[LABEL=]SPEC for each planner: random, most-frequent, fixed:<strategy>, planner:<folder>, "
                 "procot or none (procot and none need --agent_model); a repeated LABEL pools episodes"})
     split: str = field(default="heldout", metadata={
         "help": "which cases of the file: heldout (not used by `train ppdpp`), train or all"})
-    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `train ppdpp`"})
+    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `train ppdpp`", "min": 0, "max": 1})
     n: int = field(default=0, metadata={"help": "episodes per planner (cycling over the cases); 0: one per case",
-                                        "aliases": ["-n"]})
+                                        "aliases": ["-n"], "min": 0})
     greedy: bool = field(default=True, metadata={"help": "planners take their most likely strategy"})
-    out: str = field(default="runs/evaluate", metadata={"help": "run directory"})
+    out: str = field(default="runs/evaluate", metadata={"help": "run directory", "path": "out"})
 
 
 def parse_planners(specs: list[str]) -> list[tuple[str, str]]:
@@ -64,30 +64,32 @@ def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
     agents = [sim.agent(policy, config) for policy in policies]  # fail on a bad spec before any episode
     n = config.n or len(cases)
     resumable = ("resume", "progress", "fallback_warning")
-    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable)
-    stored = run.episodes()
-    provenance = sim.provenance(resumable)
-    new = rollout_many(sim.env, dict(enumerate(agents)), cases, n=n, seed=config.seed, batch_size=config.batch_size,
-                       run=run, skip=[(e.provenance["slot"], e.provenance["index"]) for e in stored],
-                       provenance={slot: {**provenance, "planner": label, "spec": spec, "slot": slot}
-                                   for slot, (label, spec) in enumerate(planners)}, progress=config.progress)
-    episodes: dict[str, list[Episode]] = {label: [] for label, _ in planners}
-    for e in stored + [e for eps in new.values() for e in eps]:
-        episodes[e.provenance["planner"]].append(e)
-    for (label, spec), policy in zip(planners, policies):
-        if hasattr(policy, "unparsed"):
-            run.log_metrics({"event": "unparsed_plans", "planner": label, "spec": spec, "count": policy.unparsed})
-    rows = {label: metrics_table(sim.cls, eps) for label, eps in episodes.items()}
-    for label, row in rows.items():
-        run.log_metrics({"event": "evaluate", "planner": label, **row})
-    turns = list(range(1, sim.env.max_turns + 1))
-    plot_lines([{"title": "Success rate by turn", "xlabel": "agent turn", "ylabel": "SR (succeeded by this turn)",
-                 "lines": {label: (turns, sr_by_turn(eps, sim.env.max_turns)) for label, eps in episodes.items()}}],
-               run.plot_path("sr_by_turn.png"), f"{config.env}: {len(cases)} {config.split} cases, {n} episodes each")
-    table = format_rows(rows)
-    legend = fallback_legend(c for row in rows.values() for c in row)
-    run.write_summary(f"# Evaluation on {config.env} ({config.split} cases)\n\n{table}\n\n"
-                      + (f"{legend}\n\n" if legend else "") + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
-    warn_fallbacks({f"{label} {name}": rate for label, eps in episodes.items()
-                    for name, rate in fallback_rates(eps).items()}, config.fallback_warning, str(run.path))
+    with Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable) as run:
+        stored = run.episodes()
+        provenance = sim.provenance(resumable)
+        new = rollout_many(sim.env, dict(enumerate(agents)), cases, n=n, seed=config.seed, batch_size=config.batch_size,
+                           run=run, skip=[(e.provenance["slot"], e.provenance["index"]) for e in stored],
+                           provenance={slot: {**provenance, "planner": label, "spec": spec, "slot": slot}
+                                       for slot, (label, spec) in enumerate(planners)}, progress=config.progress)
+        episodes: dict[str, list[Episode]] = {label: [] for label, _ in planners}
+        for e in stored + [e for eps in new.values() for e in eps]:
+            episodes[e.provenance["planner"]].append(e)
+        for (label, spec), policy in zip(planners, policies):
+            if hasattr(policy, "unparsed"):
+                run.log_metrics({"event": "unparsed_plans", "planner": label, "spec": spec, "count": policy.unparsed})
+        rows = {label: metrics_table(sim.cls, eps) for label, eps in episodes.items()}
+        for label, row in rows.items():
+            run.log_metrics({"event": "evaluate", "planner": label, **row})
+        turns = list(range(1, sim.env.max_turns + 1))
+        plot_lines([{"title": "Success rate by turn", "xlabel": "agent turn", "ylabel": "SR (succeeded by this turn)",
+                     "lines": {label: (turns, sr_by_turn(eps, sim.env.max_turns)) for label, eps in episodes.items()}}],
+                   run.plot_path("sr_by_turn.png"),
+                   f"{config.env}: {len(cases)} {config.split} cases, {n} episodes each")
+        table = format_rows(rows)
+        legend = fallback_legend(c for row in rows.values() for c in row)
+        run.write_summary(f"# Evaluation on {config.env} ({config.split} cases)\n\n{table}\n\n"
+                          + (f"{legend}\n\n" if legend else "")
+                          + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+        warn_fallbacks({f"{label} {name}": rate for label, eps in episodes.items()
+                        for name, rate in fallback_rates(eps).items()}, config.fallback_warning, str(run.path))
     return run, table

@@ -51,7 +51,8 @@ def _add(action: str, argv: list[str]) -> None:
 
 
 def _library_parser(action: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"workbench feedback {action}", description=ACTIONS[action])
+    parser = argparse.ArgumentParser(prog=f"workbench feedback {action}", description=ACTIONS[action],
+                                     allow_abbrev=False)
     parser.add_argument("--library", default=DEFAULT_LIBRARY, help="adapter library folder (default: %(default)s)")
     return parser
 

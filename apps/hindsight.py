@@ -10,6 +10,7 @@ from typing import Sequence
 
 from agents.simulation import SimulationConfig, build_simulation
 from workbench.errors import WorkbenchError
+from workbench.splits import SPLITS
 
 ACTIONS = {
     "regenerate": "find the poor agent turns of finished dialogues, rewrite them and let the simulator continue",
@@ -23,30 +24,33 @@ class RegenerateConfig(SimulationConfig):
     source: str = field(default="human", metadata={
         "aliases": ["--in"], "help": "finished dialogues: a run directory of episodes, or `human` for the "
                                      "environment's annotated human dialogues (--data picks the file)"})
-    split: str = field(default="train", metadata={"help": "human dialogues: train, heldout or all"})
-    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `train ppdpp` and `evaluate`"})
+    split: str = field(default="train", metadata={"help": "human dialogues: train, heldout or all", "choices": SPLITS})
+    heldout: float = field(default=0.3, metadata={
+        "help": "held-out share, as in `train ppdpp` and `evaluate`", "min": 0, "max": 1})
     mode: str = field(default="search", metadata={
         "help": "search (every other strategy at every agent turn; scripted simulators) or llm (a model names "
                 "poor turns and rewrites them)"})
     model: str | None = field(default=None, metadata={"help": "llm mode: the hindsight model spec"})
-    rewrites: int = field(default=2, metadata={"help": "llm mode: most rewrites per dialogue"})
+    rewrites: int = field(default=2, metadata={"help": "llm mode: most rewrites per dialogue", "min": 1})
     keep: str = field(default="best", metadata={
         "help": "branches kept: best (per suboptimal turn), improving (all that beat the original) or all"})
     margin: float = field(default=0.0, metadata={"help": "least return gain that makes a turn suboptimal"})
     keep_text: bool = field(default=False, metadata={
         "help": "replay the original agent's words (else the template agent speaks each annotated strategy)"})
-    out: str = field(default="runs/hindsight", metadata={"help": "run directory of the regenerated dataset"})
+    out: str = field(default="runs/hindsight", metadata={"help": "run directory of the regenerated dataset",
+                                                         "path": "out"})
 
 
 @dataclass
 class SimulateConfig(SimulationConfig):
     env: str = field(default="marketplace", metadata={"help": "environment with satisfaction ratings"})
-    split: str = field(default="train", metadata={"help": "cases: train, heldout or all"})
-    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `evaluate`"})
-    pairs: int = field(default=2, metadata={"help": "strategy pairs played per case"})
+    split: str = field(default="train", metadata={"help": "cases: train, heldout or all", "choices": SPLITS})
+    heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `evaluate`", "min": 0, "max": 1})
+    pairs: int = field(default=2, metadata={"help": "strategy pairs played per case", "min": 1})
     labeller: str | None = field(default=None, metadata={
         "help": "chat model spec that rates the dialogues; default: the scripted customer's own ratings"})
-    out: str = field(default="runs/rlhs", metadata={"help": "run directory; preference files go to <out>/preferences"})
+    out: str = field(default="runs/rlhs", metadata={
+        "help": "run directory; preference files go to <out>/preferences", "path": "out"})
 
 
 def cmd_hindsight(argv: Sequence[str]) -> None:
@@ -86,19 +90,21 @@ def run_regenerate(config: RegenerateConfig):
     else:
         raise WorkbenchError(f"--in {config.source!r}: no such run directory (or use `human`)")
     model = load_models({"hindsight": config.model}, config.seed)["hindsight"] if config.model else None
-    run = Run.open(config.out, {**sim.settings, "source": config.source}, resume=config.resume,
-                   resumable_changes=("resume", "progress"))
-    if config.resume and run.episodes():
-        episodes = run.episodes()
-    else:
-        run.keep_episodes(lambda e: False)
-        episodes = regenerate(sim.env, plans, mode=config.mode, model=model, keep=config.keep, margin=config.margin,
-                              k=config.rewrites, batch_size=config.batch_size, progress=config.progress)
-        run.append_episodes(episodes)
-    table = summary(episodes)
-    run.log_metrics({"event": "hindsight", **table})
-    text = f"# Hindsight regeneration: {config.env} ({config.mode})\n\n{format_table(table)}"
-    run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    with Run.open(config.out, {**sim.settings, "source": config.source}, resume=config.resume,
+                  resumable_changes=("resume", "progress")) as run:
+        if config.resume and run.episodes():
+            episodes = run.episodes()
+        else:  # regenerated in one go: an interrupted attempt's episodes are dropped
+            run.cut_back(episodes=lambda e: False)
+            episodes = regenerate(sim.env, plans, mode=config.mode, model=model, keep=config.keep,
+                                  margin=config.margin, k=config.rewrites, batch_size=config.batch_size,
+                                  progress=config.progress)
+            run.append_episodes(episodes)
+        table = summary(episodes)
+        run.cut_back(metrics=lambda r: r.get("event") != "hindsight")  # the table of these episodes, once
+        run.log_metrics({"event": "hindsight", **table})
+        text = f"# Hindsight regeneration: {config.env} ({config.mode})\n\n{format_table(table)}"
+        run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
     return run, text
 
 
@@ -117,24 +123,25 @@ def run_simulate(config: SimulateConfig):
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
     labeller = load_models({"labeller": config.labeller}, config.seed)["labeller"] if config.labeller else None
-    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress"))
-    run.keep_episodes(lambda e: False)
-    episodes, rows = simulate(sim.env, cases, pairs=config.pairs, seed=config.seed, labeller=labeller,
-                              batch_size=config.batch_size, progress=config.progress)
-    run.append_episodes(episodes)
-    outcomes = {e.id: e.outcome for e in episodes}
-    table = {}
-    for feedback in FEEDBACK:
-        atomic_write(run.path / "preferences" / f"{feedback}.jsonl",
-                     "".join(json.dumps(r) + "\n" for r in rows[feedback]))
-        n = max(len(rows[feedback]), 1)
-        table[feedback] = {"pairs": len(rows[feedback]),
-                           "chosen utility": sum(outcomes[r["chosen_id"]]["utility"] for r in rows[feedback]) / n,
-                           "rejected utility": sum(outcomes[r["rejected_id"]]["utility"] for r in rows[feedback]) / n}
-    run.log_metrics({"event": "rlhs", **{f"{k} {m}": v for k, row in table.items() for m, v in row.items()}})
-    text = (f"# Hindsight simulation: {config.env}\n\nThe true utility of the chosen and the rejected dialogue of "
-            f"each pair, by the feedback that labelled it:\n\n{format_rows(table, 'feedback')}\n\n"
-            f"Preference files: {run.path / 'preferences'}/{{{','.join(FEEDBACK)}}}.jsonl")
-    run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+    with Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress")) as run:
+        run.cut_back(episodes=lambda e: False, metrics=lambda r: False)  # simulated in one go: a resume starts over
+        episodes, rows = simulate(sim.env, cases, pairs=config.pairs, seed=config.seed, labeller=labeller,
+                                  batch_size=config.batch_size, progress=config.progress)
+        run.append_episodes(episodes)
+        outcomes = {e.id: e.outcome for e in episodes}
+        table = {}
+        for feedback in FEEDBACK:
+            atomic_write(run.path / "preferences" / f"{feedback}.jsonl",
+                         "".join(json.dumps(r) + "\n" for r in rows[feedback]))
+            n = max(len(rows[feedback]), 1)
+            table[feedback] = {
+                "pairs": len(rows[feedback]),
+                "chosen utility": sum(outcomes[r["chosen_id"]]["utility"] for r in rows[feedback]) / n,
+                "rejected utility": sum(outcomes[r["rejected_id"]]["utility"] for r in rows[feedback]) / n}
+        run.log_metrics({"event": "rlhs", **{f"{k} {m}": v for k, row in table.items() for m, v in row.items()}})
+        text = (f"# Hindsight simulation: {config.env}\n\nThe true utility of the chosen and the rejected dialogue "
+                f"of each pair, by the feedback that labelled it:\n\n{format_rows(table, 'feedback')}\n\n"
+                f"Preference files: {run.path / 'preferences'}/{{{','.join(FEEDBACK)}}}.jsonl")
+        run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
     return run, text
 

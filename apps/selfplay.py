@@ -19,7 +19,7 @@ from workbench.runs import Run
 class SelfPlayConfig(SimulationConfig):
     policy: str = field(default="random", metadata={
         "help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
-    n: int = field(default=100, metadata={"help": "number of episodes", "aliases": ["-n"]})
+    n: int = field(default=100, metadata={"help": "number of episodes", "aliases": ["-n"], "min": 1})
 
 
 def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
@@ -32,17 +32,18 @@ def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
     cases = sim.cls.cases(config.data)
     agent = sim.agent(make_policy(config.policy, sim.cls, sim.models["agent"]), config)
     resumable = ("resume", "n", "progress", "fallback_warning")
-    run = Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable)
-    stored = run.episodes()
-    new = rollout(sim.env, agent, cases, n=config.n, seed=config.seed, batch_size=config.batch_size, run=run,
-                  skip=[e.provenance["index"] for e in stored], provenance=sim.provenance(resumable),
-                  progress=config.progress, on_step=on_step)
-    episodes = sorted(stored + new, key=lambda e: e.provenance["index"])[: config.n]
-    table = metrics_table(sim.cls, episodes)
-    run.log_metrics({"event": "selfplay", **table})
-    plot_outcomes(episodes, sim.cls.agent_role, run.plot_path("outcomes.png"), f"{config.env} self-play")
-    legend = fallback_legend(table)
-    run.write_summary(f"# Self-play: {config.env}\n\n{format_table(table)}\n\n" + (f"{legend}\n\n" if legend else "")
-                      + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
-    warn_fallbacks(fallback_rates(episodes), config.fallback_warning, str(run.path))
+    with Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=resumable) as run:
+        stored = run.episodes()
+        new = rollout(sim.env, agent, cases, n=config.n, seed=config.seed, batch_size=config.batch_size, run=run,
+                      skip=[e.provenance["index"] for e in stored], provenance=sim.provenance(resumable),
+                      progress=config.progress, on_step=on_step)
+        episodes = sorted(stored + new, key=lambda e: e.provenance["index"])[: config.n]
+        table = metrics_table(sim.cls, episodes)
+        run.log_metrics({"event": "selfplay", **table})
+        plot_outcomes(episodes, sim.cls.agent_role, run.plot_path("outcomes.png"), f"{config.env} self-play")
+        legend = fallback_legend(table)
+        run.write_summary(f"# Self-play: {config.env}\n\n{format_table(table)}\n\n"
+                          + (f"{legend}\n\n" if legend else "")
+                          + f"```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+        warn_fallbacks(fallback_rates(episodes), config.fallback_warning, str(run.path))
     return run, table

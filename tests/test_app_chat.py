@@ -11,7 +11,8 @@ from apps.chat import pick_case
 from apps.gui.chat import ChatSession, FeedbackLog, save_chat
 from apps.gui.paths import RunsFolder
 from apps.gui.selfplay import browse, stream_selfplay
-from apps.gui.ui import bind, open_run, safe_options, shown
+from apps.gui.options import parse_options
+from apps.gui.ui import bind, open_run, shown
 from apps.selfplay import SelfPlayConfig
 from workbench.llm.resolve import load_models
 from simulators.negotiation import NegotiationEnv
@@ -117,11 +118,16 @@ def test_paths_outside_the_runs_folder_are_refused(tmp_path):
     app, _ = build_app(AppConfig(runs=str(tmp_path / "runs"), models=[], preload=False))
     *_, status = shown(3)(bind(app, open_run))("../../etc/passwd", "all")
     assert status.startswith("**Error:** refused '../../etc/passwd'")
-    assert safe_options(app, "--lr 1e-3 --data sub/x.jsonl") == ["--lr", "1e-3", "--data", str(runs.root / "sub/x.jsonl")]
+    from agents.ppdpp.run import PPDPPConfig
+
+    (runs.root / "sub").mkdir()
+    (runs.root / "sub/x.jsonl").write_text("{}\n")
+    assert parse_options(app, "--rl_lr 1e-3 --data sub/x.jsonl", PPDPPConfig, "workbench train ppdpp") == \
+        ["--rl_lr", "1e-3", "--data", str(runs.root / "sub/x.jsonl")]
     for bad, match in (("--data ../../etc/passwd", "refused"), ("--out /tmp/x", "set by the app"),
                        ("--data 'open", "options")):
         with pytest.raises(WorkbenchError, match=match):
-            safe_options(app, bad)
+            parse_options(app, bad, PPDPPConfig, "workbench train ppdpp")
 
 
 def test_uploads_are_checked_before_they_are_stored(tmp_path):

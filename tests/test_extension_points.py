@@ -107,9 +107,9 @@ class ThrowawayConfig:
 def run_throwaway(config: ThrowawayConfig) -> tuple[Run, str]:
     if config.steps < 1:
         raise WorkbenchError("--steps must be at least 1")
-    run = Run.open(config.out, {"steps": config.steps})
-    for step in range(config.steps):
-        run.log_metrics({"step": step})
+    with Run.open(config.out, {"steps": config.steps}) as run:
+        for step in range(config.steps):
+            run.log_metrics({"step": step})
     return run, f"wrote {config.steps} steps"
 
 

@@ -17,6 +17,7 @@ def test_run_resume_drops_torn_line(tmp_path):
         Run.open(tmp_path / "r", {"n": 2, "seed": 0})
     with pytest.raises(WorkbenchError, match="config differs in seed"):
         Run.open(tmp_path / "r", {"n": 2, "seed": 1}, resume=True)
+    run.close()  # the first writer's lock
     resumed = Run.open(tmp_path / "r", {"n": 5, "seed": 0}, resume=True, resumable_changes=("n",))
     assert [e.id for e in resumed.episodes()] == ["a"]
     assert resumed.config()["n"] == 5

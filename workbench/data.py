@@ -20,16 +20,19 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise WorkbenchError(f"data file not found: {path}")
     with open(path, encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise WorkbenchError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise WorkbenchError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-            yield lineno, row
+        try:
+            for lineno, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise WorkbenchError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
+                if not isinstance(row, dict):
+                    raise WorkbenchError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
+                yield lineno, row
+        except UnicodeDecodeError:  # raised by reading the file only: the caller's errors do not enter here
+            raise WorkbenchError(f"{path}: not UTF-8 text") from None
 
 
 def require(row: Mapping[str, Any], types: Mapping[str, type | tuple[type, ...]], where: str) -> None:

@@ -16,7 +16,7 @@ from agents.c3po.generate import FeedbackData, build_data
 from agents.c3po.library import AdapterLibrary, check_name, slug
 from workbench.errors import WorkbenchError
 from workbench.evaluate import format_rows
-from workbench.runs import METRICS, Run, atomic_write
+from workbench.runs import Run
 
 log = logging.getLogger(__name__)
 
@@ -102,37 +102,37 @@ def add_feedback(text: str, config: FeedbackConfig) -> tuple[Path, dict[str, dic
             env_class(env)
         encoder_path(config.encoder)
     everything = {"feedback", *(f.name for f in dataclasses.fields(config))}
-    run = Run.open(folder, {"feedback": text, **dataclasses.asdict(config)}, resume=config.resume,
-                   resumable_changes=RETRAIN if has_data else everything)
-    started = time.perf_counter()
-    if has_data:
-        data = FeedbackData.load(folder / "data")
-        atomic_write(folder / METRICS, "")  # the metrics of the adapter this run replaces
-    else:
-        log.warning("writing data for %r (rules: %s)", text, ", ".join(map(str, checks)) or "none, judged")
-        data = build_data(text, checks, config, writer=writer, model=model,
-                          pool_cache=library.root / f".requests-{spec_key(config.writer or config.model)}.jsonl")
-        data.save(folder / "data")
-    timings = {"data_s": round(time.perf_counter() - started, 1)}
-    calls: dict[str, dict[str, Any]] = {"base": {"adapter": None},
-                                        "in-context": {"adapter": None, "note": IN_CONTEXT.format(feedback=text)}}
-    for method in ("c3po", "dpo", "sft") if config.baselines else ("c3po",):
-        out = folder if method == "c3po" else folder / "baselines" / method
-        log.warning("training %s on %d in-scope pairs", method, len(data.splits["train_in"]))
-        path = train_method(method, data, config, source, model.chat_mode, out,
-                            callbacks=[MetricsToRun(run)] if method == "c3po" else [])
-        timings[f"{method}_done_s"] = round(time.perf_counter() - started, 1)
-        adapter = name if method == "c3po" else f"{name}__{method}"
-        model.remove_adapter(adapter)
-        model.load_adapter(path, adapter)
-        calls[method] = {"adapter": adapter}
-    plot_metrics(run, "c3po")
-    table = evaluate(model, data, calls, judge=judge, max_tokens=config.max_new_tokens)
-    timings["total_s"] = round(time.perf_counter() - started, 1)
-    library.write_info(name, {"name": name, "kind": "c3po", "feedback": text, "checks": [str(c) for c in data.checks],
-                              "model": config.model, "enabled": True, "scores": table, "timings": timings,
-                              "data": data.stats})
-    run.write_summary(summary(text, data, table, timings))
+    with Run.open(folder, {"feedback": text, **dataclasses.asdict(config)}, resume=config.resume,
+                  resumable_changes=RETRAIN if has_data else everything) as run:
+        started = time.perf_counter()
+        if has_data:
+            data = FeedbackData.load(folder / "data")
+            run.cut_back(metrics=lambda r: False)  # the metrics of the adapter this run replaces
+        else:
+            log.warning("writing data for %r (rules: %s)", text, ", ".join(map(str, checks)) or "none, judged")
+            data = build_data(text, checks, config, writer=writer, model=model,
+                              pool_cache=library.root / f".requests-{spec_key(config.writer or config.model)}.jsonl")
+            data.save(folder / "data")
+        timings = {"data_s": round(time.perf_counter() - started, 1)}
+        calls: dict[str, dict[str, Any]] = {"base": {"adapter": None},
+                                            "in-context": {"adapter": None, "note": IN_CONTEXT.format(feedback=text)}}
+        for method in ("c3po", "dpo", "sft") if config.baselines else ("c3po",):
+            out = folder if method == "c3po" else folder / "baselines" / method
+            log.warning("training %s on %d in-scope pairs", method, len(data.splits["train_in"]))
+            path = train_method(method, data, config, source, model.chat_mode, out,
+                                callbacks=[MetricsToRun(run)] if method == "c3po" else [])
+            timings[f"{method}_done_s"] = round(time.perf_counter() - started, 1)
+            adapter = name if method == "c3po" else f"{name}__{method}"
+            model.remove_adapter(adapter)
+            model.load_adapter(path, adapter)
+            calls[method] = {"adapter": adapter}
+        plot_metrics(run, "c3po")
+        table = evaluate(model, data, calls, judge=judge, max_tokens=config.max_new_tokens)
+        timings["total_s"] = round(time.perf_counter() - started, 1)
+        library.write_info(name, {"name": name, "kind": "c3po", "feedback": text,
+                                  "checks": [str(c) for c in data.checks], "model": config.model, "enabled": True,
+                                  "scores": table, "timings": timings, "data": data.stats})
+        run.write_summary(summary(text, data, table, timings))
     return folder, table
 
 

@@ -134,8 +134,10 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
         planner.freeze_encoder()
     optimizer = planner_optimizer(planner, lr, head_lr, value)
     start = _restore(checkpoint, planner, optimizer, value)
-    if start:
-        run.keep_episodes(lambda e: e.provenance.get("update", updates) < start)
+    # exactly once: the episodes and records of updates past the checkpoint (or of all, before the first
+    # checkpoint) are played and logged again below
+    run.cut_back(episodes=lambda e: e.provenance.get("update", -1) < start,
+                 metrics=lambda r: r.get("event") != "rl" or r["update"] <= start)
     rng, pool = random.Random(seed), list(cases)
     schedule = [rng.choice(pool) for _ in range(updates * batch_size)]  # the cases, drawn once
     planner.eval()  # no dropout: the update's log-probabilities are those the rollout sampled from

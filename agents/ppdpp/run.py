@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass, field
 
 from agents.ppdpp.data import annotated_examples
-from agents.ppdpp.planner import PlannerPolicy, StrategyPlanner
+from agents.ppdpp.planner import POOLING, PlannerPolicy, StrategyPlanner
 from agents.ppdpp.reinforce import check_rl_options, train_rl
 from agents.ppdpp.sft import train_sft
 from agents.simulation import SimulationConfig, build_simulation
@@ -35,40 +35,47 @@ class PPDPPConfig(SimulationConfig):
         "help": "planner encoder: embedded:minilm or a transformers encoder folder (e.g. roberta-large, on GPU)"})
     max_length: int = field(default=256, metadata={
         "help": "encoder tokens kept from the end of the history, for a new planner (the paper: 512 with "
-                "RoBERTa-large); a planner from --init keeps its own"})
+                "RoBERTa-large); a planner from --init keeps its own", "min": 1})
     pooling: str = field(default="mean", metadata={
-        "help": "history representation: mean of the token states (MiniLM's own), or cls (the paper's RoBERTa)"})
-    init: str | None = field(default=None, metadata={"help": "planner folder to start RL from (stage rl)"})
-    heldout: float = field(default=0.3, metadata={"help": "share of the case file held out for evaluation"})
+        "help": "history representation: mean of the token states (MiniLM's own), or cls (the paper's RoBERTa)",
+        "choices": POOLING})
+    init: str | None = field(default=None, metadata={"help": "planner folder to start RL from (stage rl)",
+                                                     "path": "in"})
+    heldout: float = field(default=0.3, metadata={
+        "help": "share of the case file held out for evaluation", "min": 0, "max": 1})
     sft_data: list[str] | None = field(default=None, metadata={
-        "help": "annotated dialogue files for SFT; default: the environment's (only the case file's train split)"})
-    sft_val_fraction: float = field(default=0.15, metadata={"help": "share of SFT dialogues kept for validation"})
-    sft_max_examples: int = field(default=0, metadata={"help": "subsample SFT training examples (0: all)"})
-    sft_epochs: int = field(default=3, metadata={"help": "SFT epochs"})
-    sft_lr: float = field(default=5e-5, metadata={"help": "SFT learning rate (AdamW, linear warm-up and decay)"})
-    sft_batch_size: int = field(default=16, metadata={"help": "SFT batch size"})
-    rl_episodes: int = field(default=512, metadata={"help": "self-play episodes of the RL stage"})
-    rl_lr: float = field(default=1e-5, metadata={"help": "RL learning rate of the encoder (AdamW)"})
+        "help": "annotated dialogue files for SFT; default: the environment's (only the case file's train split)",
+        "path": "in"})
+    sft_val_fraction: float = field(default=0.15, metadata={
+        "help": "share of SFT dialogues kept for validation", "min": 0, "max": 1})
+    sft_max_examples: int = field(default=0, metadata={"help": "subsample SFT training examples (0: all)", "min": 0})
+    sft_epochs: int = field(default=3, metadata={"help": "SFT epochs", "min": 1})
+    sft_lr: float = field(default=5e-5, metadata={
+        "help": "SFT learning rate (AdamW, linear warm-up and decay)", "gt": 0})
+    sft_batch_size: int = field(default=16, metadata={"help": "SFT batch size", "min": 1})
+    rl_episodes: int = field(default=512, metadata={"help": "self-play episodes of the RL stage", "min": 1})
+    rl_lr: float = field(default=1e-5, metadata={"help": "RL learning rate of the encoder (AdamW)", "gt": 0})
     rl_head_lr: float | None = field(default=None, metadata={
-        "help": "RL learning rate of the linear head; default: --rl_lr"})
-    gamma: float = field(default=0.999, metadata={"help": "discount of the returns (PPDPP: 0.999)"})
+        "help": "RL learning rate of the linear head; default: --rl_lr", "gt": 0})
+    gamma: float = field(default=0.999, metadata={
+        "help": "discount of the returns (PPDPP: 0.999)", "min": 0, "max": 1})
     normalise: str = field(default="episode", metadata={
         "help": "normalise returns within each episode (episode, PPDPP), across the batch (batch), across the "
                 "batch per turn index (turn: a time-dependent baseline), against a learned value baseline "
                 "(value), or not (none)"})
     entropy_coef: float = field(default=0.0, metadata={
-        "help": "entropy bonus against collapse onto one strategy (0: the paper's plain REINFORCE)"})
+        "help": "entropy bonus against collapse onto one strategy (0: the paper's plain REINFORCE)", "min": 0})
     update: str = field(default="episode", metadata={
         "help": "one optimizer step per episode (PPDPP) or per batch of lockstep episodes"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm"})
+    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient clipping norm", "gt": 0})
     rl_freeze_encoder: bool = field(default=False, metadata={
         "help": "RL trains only the linear head on the frozen encoder's features (the paper trains both); "
                 "several times cheaper per update on CPU"})
     rl_standardise_features: bool = field(default=False, metadata={
         "help": "standardise the planner's features with running statistics during RL (folded into the head, "
                 "so the policy is unchanged by it); keeps a linear head on pooled states from collapsing"})
-    save_every: int = field(default=1, metadata={"help": "checkpoint the RL stage every N updates"})
-    out: str = field(default="runs/ppdpp", metadata={"help": "run directory"})
+    save_every: int = field(default=1, metadata={"help": "checkpoint the RL stage every N updates", "min": 1})
+    out: str = field(default="runs/ppdpp", metadata={"help": "run directory", "path": "out"})
 
 
 def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
@@ -83,41 +90,40 @@ def run_ppdpp(config: PPDPPConfig) -> tuple[Run, str]:
     sim = build_simulation(config)
     if init is not None:
         init.check(sim.cls)
-    run = Run.open(config.out, sim.settings, resume=config.resume,
-                   resumable_changes=("resume", "progress", "rl_episodes", "fallback_warning"))
-    summary = [f"# PPDPP on {config.env} (stage {config.stage})"]
-    planner = None
-    if config.stage in ("sft", "both"):
-        planner, scores = _sft_stage(config, sim.cls, run)
-        summary.append(f"## SFT (best epoch {scores['epoch']}, validation)\n\n"
-                       + format_table({k: v for k, v in scores.items() if k != "epoch"}))
-    if config.stage in ("rl", "both"):
-        planner = planner or init or _fresh_planner(config, sim.cls)
-        cases = split_cases(sim.cls.cases(config.data), "train", config.heldout)
-        agent = sim.agent(PlannerPolicy(planner, sim.cls), config)
-        train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes, batch_size=config.batch_size,
-                 lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma, normalise=config.normalise,
-                 entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
-                 freeze_encoder=config.rl_freeze_encoder, standardise_features=config.rl_standardise_features,
-                 seed=config.seed, run=run,
-                 checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
-                 provenance=sim.provenance(("resume", "progress")), progress=config.progress)
-        planner.save(run.path / "rl")
-        # the last record of each update (an interrupted attempt may have logged one the checkpoint missed)
-        records = list({r["update"]: r for r in run.metrics() if r.get("event") == "rl"}.values())
-        plot_lines([{"title": "Success rate", "xlabel": "episodes", "ylabel": "SR of the update's batch",
-                     "lines": {"SR": ([r["episodes"] for r in records], [r["SR"] for r in records])}},
-                    {"title": "Return", "xlabel": "episodes", "ylabel": "mean episode return",
-                     "lines": {"return": ([r["episodes"] for r in records], [r["return"] for r in records])}}],
-                   run.plot_path("rl.png"), f"PPDPP self-play RL on {config.env}")
-        last = records[-1]
-        table = {k: last[k] for k in ("SR", "AT", "return", *FALLBACK_RATES) if k in last}
-        summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n{format_table(table)}"
-                       + (f"\n\n{legend}" if (legend := fallback_legend(table)) else ""))
-    text = "\n\n".join(summary)
-    run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
-    if config.stage in ("rl", "both"):
-        warn_fallbacks(fallback_rates(run.episodes()), config.fallback_warning, str(run.path))
+    with Run.open(config.out, sim.settings, resume=config.resume,
+                  resumable_changes=("resume", "progress", "rl_episodes", "fallback_warning")) as run:
+        summary = [f"# PPDPP on {config.env} (stage {config.stage})"]
+        planner = None
+        if config.stage in ("sft", "both"):
+            planner, scores = _sft_stage(config, sim.cls, run)
+            summary.append(f"## SFT (best epoch {scores['epoch']}, validation)\n\n"
+                           + format_table({k: v for k, v in scores.items() if k != "epoch"}))
+        if config.stage in ("rl", "both"):
+            planner = planner or init or _fresh_planner(config, sim.cls)
+            cases = split_cases(sim.cls.cases(config.data), "train", config.heldout)
+            agent = sim.agent(PlannerPolicy(planner, sim.cls), config)
+            train_rl(planner, sim.env, agent, cases, episodes=config.rl_episodes, batch_size=config.batch_size,
+                     lr=config.rl_lr, head_lr=config.rl_head_lr, gamma=config.gamma, normalise=config.normalise,
+                     entropy_coef=config.entropy_coef, update=config.update, max_grad_norm=config.max_grad_norm,
+                     freeze_encoder=config.rl_freeze_encoder, standardise_features=config.rl_standardise_features,
+                     seed=config.seed, run=run,
+                     checkpoint=run.path / "checkpoints" / "rl", save_every=config.save_every,
+                     provenance=sim.provenance(("resume", "progress")), progress=config.progress)
+            planner.save(run.path / "rl")
+            records = [r for r in run.metrics() if r.get("event") == "rl"]  # one per update (train_rl cuts back)
+            plot_lines([{"title": "Success rate", "xlabel": "episodes", "ylabel": "SR of the update's batch",
+                         "lines": {"SR": ([r["episodes"] for r in records], [r["SR"] for r in records])}},
+                        {"title": "Return", "xlabel": "episodes", "ylabel": "mean episode return",
+                         "lines": {"return": ([r["episodes"] for r in records], [r["return"] for r in records])}}],
+                       run.plot_path("rl.png"), f"PPDPP self-play RL on {config.env}")
+            last = records[-1]
+            table = {k: last[k] for k in ("SR", "AT", "return", *FALLBACK_RATES) if k in last}
+            summary.append(f"## RL ({last['episodes']} episodes, last batch)\n\n{format_table(table)}"
+                           + (f"\n\n{legend}" if (legend := fallback_legend(table)) else ""))
+        text = "\n\n".join(summary)
+        run.write_summary(f"{text}\n\n```json\n{json.dumps(sim.settings, indent=2)}\n```\n")
+        if config.stage in ("rl", "both"):
+            warn_fallbacks(fallback_rates(run.episodes()), config.fallback_warning, str(run.path))
     return run, text
 
 
@@ -141,14 +147,13 @@ def _sft_stage(config: PPDPPConfig, cls, run: Run) -> tuple[StrategyPlanner, dic
     if 0 < config.sft_max_examples < len(train):
         train = random.Random(config.seed).sample(train, config.sft_max_examples)
     planner = _fresh_planner(config, cls)
+    run.cut_back(metrics=lambda r: r.get("event") not in ("sft_data", "sft"))  # an unfinished attempt's epochs
     run.log_metrics({"event": "sft_data", "train": len(train), "validation": len(val)})
     best = train_sft(planner, train, val, save_to=target, epochs=config.sft_epochs, lr=config.sft_lr,
                      batch_size=config.sft_batch_size, seed=config.seed, log=run.log_metrics,
                      progress=config.progress)
     run.log_metrics({"event": "sft_done", "best": best})
-    metrics = run.metrics()
-    start = max(i for i, r in enumerate(metrics) if r.get("event") == "sft_data")  # this attempt's epochs only
-    records = [r for r in metrics[start:] if r.get("event") == "sft"]
+    records = [r for r in run.metrics() if r.get("event") == "sft"]
     epochs = [r["epoch"] for r in records]
     plot_lines([{"title": "Training loss", "xlabel": "epoch", "ylabel": "cross-entropy",
                  "lines": {"train": (epochs, [r["train_loss"] for r in records])}},

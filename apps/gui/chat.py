@@ -233,8 +233,13 @@ class FeedbackLog:
         return len(pairs), len(unpaired)
 
 
+_SAVING = threading.Lock()
+"""Sessions that finish at the same moment save one after the other (each save holds the run folder's lock)."""
+
+
 def save_chat(runs_root: Path, session: ChatSession) -> Path:
     """Append a finished chat as an episode to ``<runs>/app-chats/<env>``."""
-    run = Run.open(runs_root / CHATS / session.env.name, {"env": session.env.name, "kind": "chat"}, resume=True)
-    run.append_episodes([session.episode({"models": session.specs, "seed": session.seed, "user": "human"})])
-    return run.path
+    with _SAVING, Run.open(runs_root / CHATS / session.env.name, {"env": session.env.name, "kind": "chat"},
+                           resume=True) as run:
+        run.append_episodes([session.episode({"models": session.specs, "seed": session.seed, "user": "human"})])
+        return run.path

@@ -1,12 +1,15 @@
 """Every path the app reads or writes for a browser is confined to one runs folder.
 
 A path typed or uploaded in the page is resolved (symbolic links and ``..`` included) and refused with
-a one-line message when it lands outside the folder; uploads are checked row by row before they are
-copied in. The app serves no file by path: plots and tables go to the page as values.
+a one-line message when it lands outside the folder; uploads are cut off at the size limit while they are
+received (Gradio's ``max_file_size``), checked row by row before they are copied in, and deleted from
+Gradio's temporary folder either way; their messages name the file, never where the server keeps it. The
+app serves no file by path: plots and tables go to the page as values.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from workbench.data import read_jsonl
@@ -16,14 +19,17 @@ from workbench.training.data import COLUMNS, check_columns
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 UPLOADS = "uploads"
+NAME_MAX = 255
+"""The longest file or folder name, in bytes, on the file systems the app runs on."""
 
 
 class RunsFolder:
     """The one folder the app's pages may name paths in."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, max_upload_bytes: int = MAX_UPLOAD_BYTES):
         self.root = Path(root).expanduser().resolve()
         self.root.mkdir(parents=True, exist_ok=True)
+        self.max_upload_bytes = max_upload_bytes
 
     def resolve(self, text: str, *, must_exist: bool = False) -> Path:
         """``text`` (relative to the runs folder, or absolute inside it) as a resolved path; a path outside the
@@ -31,8 +37,15 @@ class RunsFolder:
         text = (text or "").strip()
         if not text:
             raise WorkbenchError("no path given: name a folder inside the runs folder")
-        path = Path(text).expanduser()
-        resolved = (path if path.is_absolute() else self.root / path).resolve()
+        if "\x00" in text:
+            raise WorkbenchError(f"refused {text!r}: a path may not hold a NUL character")
+        try:
+            path = Path(text).expanduser()
+            resolved = (path if path.is_absolute() else self.root / path).resolve()
+        except (OSError, RuntimeError) as error:  # too long, a symbolic-link loop, an unknown ~user
+            raise WorkbenchError(f"refused {text!r}: not a usable path ({error.__class__.__name__})") from None
+        if any(len(part.encode()) > NAME_MAX for part in resolved.parts):
+            raise WorkbenchError(f"refused {text[:40]!r}...: a file or folder name is over {NAME_MAX} bytes")
         if not resolved.is_relative_to(self.root):
             raise WorkbenchError(f"refused {text!r}: paths must stay inside the runs folder {self.root}")
         if must_exist and not resolved.exists():
@@ -63,8 +76,9 @@ class RunsFolder:
         if source.suffix != ".jsonl":
             raise WorkbenchError(f"upload {source.name}: expected a .jsonl file (one JSON object per line)")
         size = source.stat().st_size
-        if size > MAX_UPLOAD_BYTES:
-            raise WorkbenchError(f"upload {source.name}: {size:,} bytes is over the {MAX_UPLOAD_BYTES:,}-byte limit")
+        if size > self.max_upload_bytes:
+            raise WorkbenchError(f"upload {source.name}: {size:,} bytes is over the {self.max_upload_bytes:,}-byte "
+                                 "limit")
         rows = 0
         try:
             for line_no, row in read_jsonl(source):
@@ -72,6 +86,21 @@ class RunsFolder:
                 rows += 1
         except UnicodeDecodeError:
             raise WorkbenchError(f"upload {source.name}: not UTF-8 text") from None
+        except WorkbenchError as error:  # the page shows the file's name, never where the server keeps it
+            message = str(error).replace(str(source), f"upload {source.name}")
+            raise WorkbenchError(message.replace(str(source.parent), "")) from None
         if not rows:
             raise WorkbenchError(f"upload {source.name}: no rows")
         return atomic_write(self.root / UPLOADS / source.name, source.read_bytes())
+
+
+def discard_upload(received: str | Path, cache: str | Path) -> None:
+    """Delete a file Gradio received into its ``cache`` folder, and its folder there once empty; a path outside
+    the cache is left alone."""
+    cache, received = Path(cache).resolve(), Path(received).resolve()
+    if not received.is_relative_to(cache) or received == cache:
+        return
+    received.unlink(missing_ok=True)
+    folder = received.parent
+    if folder != cache and folder.is_relative_to(cache) and not any(folder.iterdir()):
+        shutil.rmtree(folder, ignore_errors=True)

@@ -11,6 +11,7 @@ import html
 import inspect
 import shlex
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
@@ -24,7 +25,8 @@ from apps.chat import pick_case
 from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, save_chat
 from apps.gui.jobs import LIVE, JobQueue
 from apps.gui.models import TEMPLATE, SharedModels
-from apps.gui.paths import RunsFolder
+from apps.gui.options import flag_value, parse_options
+from apps.gui.paths import RunsFolder, discard_upload
 from apps.gui.selfplay import OUTCOMES, browse, episode_rows, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
 from agents.simulation import make_agent
@@ -33,8 +35,10 @@ from workbench.methods import Method, methods
 from workbench.registry import env_class, env_names, make_critic
 
 POLICIES = ("random", "most-frequent", "none")
-RESERVED = ("--out", "--library", "--model")
-"""Options the app sets itself."""
+INPUT_FIELDS = {"env": "Environment", "model": "Chat model", "data": "Data"}
+"""The Train tab's own fields, by the option each sets (``workbench.methods.INPUTS``)."""
+FEEDBACK_FIELDS = {"name": "Adapter name", "scope_hint": "Where it applies", "near_hint": "Similar, where it must not"}
+"""The Verbal feedback tab's own fields, by the option each sets."""
 PLOTTED = ("loss", "reward", "return", "sr", "kl")
 """Metrics whose name contains one of these are plotted live."""
 
@@ -58,17 +62,27 @@ def shown(n_outputs: int = 1) -> Callable[[Callable], Callable]:
     """Run a handler with ``n_outputs`` outputs, the last its tab's status line: a ``WorkbenchError`` (a user
     mistake) becomes that line and a toast, and every other output is left as it was."""
 
+    def failed(error: WorkbenchError) -> Any:
+        gr.Warning(str(error))
+        message = f"**Error:** {error}"
+        return message if n_outputs == 1 else (*(gr.update() for _ in range(n_outputs - 1)), message)
+
     def decorate(fn: Callable) -> Callable:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return fn(*args, **kwargs)
             except WorkbenchError as error:
-                gr.Warning(str(error))
-                message = f"**Error:** {error}"
-                return message if n_outputs == 1 else (*(gr.update() for _ in range(n_outputs - 1)), message)
+                return failed(error)
 
-        return wrapper
+        @functools.wraps(fn)
+        def streaming(*args: Any, **kwargs: Any) -> Any:  # a generator stays one, so Gradio still streams it
+            try:
+                yield from fn(*args, **kwargs)
+            except WorkbenchError as error:
+                yield failed(error)
+
+        return streaming if inspect.isgeneratorfunction(fn) else wrapper
 
     return decorate
 
@@ -89,19 +103,6 @@ def bind(app: App, fn: Callable) -> Callable:
     handler.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "app"}
     handler.__name__ = handler.__qualname__ = fn.__name__
     return handler
-
-
-def safe_options(app: App, text: str) -> list[str]:
-    """Extra command-line options typed in the page: paths in them are confined to the runs folder."""
-    try:
-        tokens = shlex.split(text or "")
-    except ValueError as error:
-        raise WorkbenchError(f"options: {error}") from None
-    for token in tokens:
-        if token.split("=", 1)[0] in RESERVED:
-            raise WorkbenchError(f"options: {token.split('=', 1)[0]} is set by the app")
-    return [str(app.runs.resolve(t)) if not t.startswith("-") and ("/" in t or t.startswith((".", "~"))) else t
-            for t in tokens]
 
 
 # ----- chat -----
@@ -195,15 +196,11 @@ def selfplay(app: App, env: str, simulator: str, agent_spec: str, policy: str, n
     config = SelfPlayConfig(env=env, simulator=simulator, agent_model=spec, policy=policy, n=int(n), out=str(out),
                             progress=False, critic_samples=app.config.critic_samples,
                             max_new_tokens=app.config.max_new_tokens, resume=True)
-    try:
-        for snap in stream_selfplay(config, app.models.load):
-            table = [[k, round(v, 4)] for k, v in snap.metrics.items()]
-            state = (f"Finished: {snap.finished} / {snap.total} episodes in {app.runs.relative(snap.run_dir)}"
-                     if snap.done else f"{snap.finished} / {snap.total} episodes finished")
-            yield snap.watching, table, state
-    except WorkbenchError as error:
-        gr.Warning(str(error))
-        yield gr.update(), gr.update(), f"**Error:** {error}"
+    for snap in stream_selfplay(config, app.models.load):
+        table = [[k, round(v, 4)] for k, v in snap.metrics.items()]
+        state = (f"Finished: {snap.finished} / {snap.total} episodes in {app.runs.relative(snap.run_dir)}"
+                 if snap.done else f"{snap.finished} / {snap.total} episodes finished")
+        yield snap.watching, table, state
 
 
 def open_run(app: App, run_dir: str, outcome: str) -> tuple:
@@ -232,11 +229,15 @@ def app_methods() -> dict[str, Method]:
 
 
 def start_job(app: App, name: str, env: str, model_spec: str, data: str, options: str) -> str:
-    """Queue ``workbench train NAME`` with the page's environment, model and data where the method takes them."""
-    extra = safe_options(app, options)
+    """Queue ``workbench train NAME`` with the page's environment, model and data where the method takes them,
+    and the Options checked against the method's own options (``apps.gui.options``)."""
     method = app_methods().get(name)
     if method is None:
         raise WorkbenchError(f"unknown method {name!r} (known: {', '.join(app_methods())})")
+    extra = parse_options(app, options, method.config_class(), f"workbench train {name}",
+                          taken={k: v for k, v in INPUT_FIELDS.items() if k in method.inputs})
+    if model_spec not in app.models.specs and "model" in method.inputs:
+        raise WorkbenchError(f"model {model_spec!r} is not served by this app")
     argv = ["train", name]
     if "env" in method.inputs:
         argv += ["--env", env]
@@ -253,17 +254,23 @@ def start_job(app: App, name: str, env: str, model_spec: str, data: str, options
 
 def submit_feedback(app: App, text: str, name: str, scope_hint: str, near_hint: str, model_spec: str,
                     options: str) -> tuple[str, str]:
+    from agents.c3po.config import FeedbackConfig
     from agents.c3po.library import check_name, slug
     from agents.c3po.pipeline import check_feedback
 
+    extra = parse_options(app, options, FeedbackConfig, "workbench feedback add", taken=FEEDBACK_FIELDS)
+    if model_spec not in app.models.specs:
+        raise WorkbenchError(f"model {model_spec!r} is not served by this app")
     text = check_feedback(text)
+    if text.startswith("-"):
+        raise WorkbenchError("the feedback may not start with '-'")
     name = check_name((name or "").strip() or slug(text))
     app.library.check_new(name)
     argv = ["feedback", "add", text, "--name", name, "--model", model_spec, "--library", str(app.library.root)]
     for flag, value in (("--scope_hint", scope_hint), ("--near_hint", near_hint)):
         if (value or "").strip():
-            argv += [flag, value.strip()]
-    job = app.jobs.submit("c3po", f"feedback: {text[:60]}", argv + safe_options(app, options),
+            argv += flag_value(flag, value.strip())
+    job = app.jobs.submit("c3po", f"feedback: {text[:60]}", argv + extra,
                           metrics_dir=app.library.folder(name), out=False)
     return job.id, f"Queued {job.id}: data generation, training and evaluation of adapter {name!r}."
 
@@ -374,7 +381,7 @@ def build(app: App) -> gr.Blocks:
                     sp_watch = gr.Markdown(label="Dialogue", elem_id="sp-watch")
                     sp_metrics = gr.Dataframe(headers=["metric", "value"], label="Metrics", elem_id="sp-metrics",
                                               interactive=False)
-                sp_run.click(bind(app, selfplay), [sp_env, sp_sim, sp_agent, sp_policy, sp_n, sp_name],
+                sp_run.click(shown(3)(bind(app, selfplay)), [sp_env, sp_sim, sp_agent, sp_policy, sp_n, sp_name],
                              [sp_watch, sp_metrics, sp_progress])
                 gr.Markdown("### Browse a run directory")
                 with gr.Row():
@@ -417,6 +424,7 @@ def build(app: App) -> gr.Blocks:
                 with gr.Row():
                     job_pick = gr.Dropdown([], label="Job", elem_id="job-pick")
                     cancel = gr.Button("Cancel job", elem_id="cancel-job")
+                    resume = gr.Button("Resume job", elem_id="resume-job")
                 job_progress = gr.HTML(elem_id="job-progress")
                 with gr.Row():
                     job_log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="job-log")
@@ -427,7 +435,11 @@ def build(app: App) -> gr.Blocks:
                 def stored(file: Any, kind: str) -> tuple:
                     if file is None:
                         return gr.update(), ""
-                    path = app.runs.store_upload(file if isinstance(file, str) else file.name, kind)
+                    received = Path(file if isinstance(file, str) else file.name)
+                    try:
+                        path = app.runs.store_upload(received, kind)
+                    finally:  # stored or refused, Gradio's temporary copy goes
+                        discard_upload(received, demo.GRADIO_CACHE)
                     return app.runs.relative(path), f"Uploaded {app.runs.relative(path)}."
 
                 upload.upload(stored, [upload, upload_kind], [tr_data, train_status])
@@ -442,6 +454,8 @@ def build(app: App) -> gr.Blocks:
                                [job_pick, train_status])
                 cancel.click(shown()(lambda job_id: app.jobs.cancel(job_id) if job_id else "pick a job first"),
                              [job_pick], train_status)
+                resume.click(shown()(lambda job_id: app.jobs.resume(job_id) if job_id else "pick a job first"),
+                             [job_pick], train_status)  # an interrupted job, queued again with --resume
 
             with gr.Tab("Verbal feedback", id="feedback") as feedback_tab:
                 fb_text = gr.Textbox(label="Feedback", elem_id="fb-text",
@@ -507,12 +521,14 @@ def build(app: App) -> gr.Blocks:
             adapter pickers only when an adapter came or went, so a half-made choice is not undone)."""
             jobs_now = app.jobs.jobs()
             ids = [j.id for j in jobs_now]
+            # a job the page picked is never replaced: a tick that began before a Start or a pick must not undo it
+            pick = gr.update(choices=ids) if job_id else None
             job_id = job_id or next((j.id for j in jobs_now if j.status in LIVE), ids[0] if ids else None)
             names = app.library.names()
             changed = names != seen
             pickers = (gr.update(choices=names), gr.update(choices=names, value=app.library.enabled()),
                        gr.update(choices=names)) if changed else (gr.update(),) * 3
-            return (job_rows(app, jobs_now), gr.update(choices=ids, value=job_id), *job_view(app, job_id),
+            return (job_rows(app, jobs_now), pick or gr.update(choices=ids, value=job_id), *job_view(app, job_id),
                     progress_html(app, fb_job_id), app.jobs.log(fb_job_id, 1500) if fb_job_id else "",
                     adapter_rows(app.library), names, *pickers)
 

@@ -114,6 +114,8 @@ def _load_json(path: Path) -> list[Case]:
         items = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise WorkbenchError(f"{path}:{err.lineno}: malformed JSON ({err.msg})") from None
+    except UnicodeDecodeError:
+        raise WorkbenchError(f"{path}: not UTF-8 text") from None
     if not isinstance(items, list):
         raise WorkbenchError(f"{path}: expected a JSON list of conversations, got {type(items).__name__}")
     cases = []

@@ -17,6 +17,13 @@ import yaml
 from workbench.errors import WorkbenchError
 
 FORMATS = ("auto", "chat", "transcript")
+DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
+              "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
+"""``DPOConfig.loss_type``'s values in TRL 1.16 (its help lists them; its metadata has no ``choices``)."""
+GRPO_LOSSES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "vespo")
+"""``GRPOConfig.loss_type``'s values in TRL 1.16 (from its help)."""
+KTO_LOSSES = ("kto", "apo_zero_unpaired")
+ONLINE_DPO_LOSSES = ("sigmoid", "ipo")
 
 
 @dataclass
@@ -32,8 +39,10 @@ class TrainConfig:
         "help": "policy to train: embedded:gemma-3-270m or a local model folder (for reward: the backbone)"})
     data: str | None = field(default=None, metadata={
         "help": "training data: a run directory or episode file/folder (converted to the method's TRL format), "
-                "or a dataset already in a TRL format (.jsonl/.json/.parquet/.csv file, or a save_to_disk folder)"})
-    out: str = field(default="runs/train", metadata={"help": "run directory (the model goes to <out>/model)"})
+                "or a dataset already in a TRL format (.jsonl/.json/.parquet/.csv file, or a save_to_disk folder)",
+        "path": "in"})
+    out: str = field(default="runs/train", metadata={
+        "help": "run directory (the model goes to <out>/model)", "path": "out"})
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint in <out>/checkpoints"})
     format: str = field(default="auto", metadata={
         "help": "chat (the tokenizer's chat template), transcript (\"Role: text\" lines for base models) or auto "
@@ -47,21 +56,24 @@ class TrainConfig:
     keep_fallbacks: bool = field(default=False, metadata={
         "help": "also train on turns marked as fallbacks (a template line or '...' standing in for an empty model "
                 "reply); by default they are left out and counted in the run's metrics"})
-    epochs: float = field(default=1.0, metadata={"help": "passes over the data (num_train_epochs)"})
-    max_steps: int = field(default=-1, metadata={"help": "optimizer steps; overrides --epochs when positive"})
-    lr: float | None = field(default=None, metadata={"help": "learning rate; default: the TRL trainer's own"})
-    batch_size: int = field(default=4, metadata={"help": "per-device batch size"})
-    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps"})
-    max_length: int = field(default=512, metadata={"help": "tokens per training sequence (prompt plus completion)"})
+    epochs: float = field(default=1.0, metadata={"help": "passes over the data (num_train_epochs)", "gt": 0})
+    max_steps: int = field(default=-1, metadata={
+        "help": "optimizer steps; overrides --epochs when positive", "min": -1})
+    lr: float | None = field(default=None, metadata={"help": "learning rate; default: the TRL trainer's own", "gt": 0})
+    batch_size: int = field(default=4, metadata={"help": "per-device batch size", "min": 1})
+    grad_accum: int = field(default=1, metadata={"help": "gradient accumulation steps", "min": 1})
+    max_length: int = field(default=512, metadata={
+        "help": "tokens per training sequence (prompt plus completion)", "min": 1})
     seed: int = field(default=0, metadata={"help": "random seed"})
     bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on a GPU that has it"})
-    logging_steps: int = field(default=1, metadata={"help": "log the loss every N steps"})
-    save_steps: int = field(default=0, metadata={"help": "checkpoint every N steps (0: at the end of each epoch)"})
+    logging_steps: int = field(default=1, metadata={"help": "log the loss every N steps", "min": 1})
+    save_steps: int = field(default=0, metadata={
+        "help": "checkpoint every N steps (0: at the end of each epoch)", "min": 0})
     lora: bool = field(default=False, metadata={"help": "train a LoRA adapter (PEFT) instead of all weights"})
     qlora: bool = field(default=False, metadata={"help": "LoRA on a 4-bit base model (needs bitsandbytes and a GPU)"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank"})
-    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha"})
-    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank", "min": 1})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha", "min": 1})
+    lora_dropout: float = field(default=0.05, metadata={"help": "LoRA dropout", "min": 0, "max": 1})
     lora_target: str = field(default="all-linear", metadata={
         "help": "modules that get LoRA: all-linear (every linear layer but the head) or a comma-separated list"})
 
@@ -114,7 +126,8 @@ class PairsTrainConfig(TRLTrainConfig):
         "help": "preference pairs from episodes: return (best against worst return among episodes that share the "
                 "dialogue up to an agent turn), critic (the turn's own critic reward), or hindsight (regenerated "
                 "branches against their original)"})
-    min_margin: float = field(default=0.0, metadata={"help": "smallest return (or reward) gap of a preference pair"})
+    min_margin: float = field(default=0.0, metadata={
+        "help": "smallest return (or reward) gap of a preference pair", "min": 0})
 
 
 @dataclass
@@ -126,7 +139,14 @@ class RewardTrainConfig(PairsTrainConfig):
 
 @dataclass
 class BetaOption:
-    beta: float | None = field(default=None, metadata={"help": "DPO-family / KL coefficient; default: TRL's"})
+    beta: float | None = field(default=None, metadata={"help": "DPO-family coefficient; default: TRL's", "gt": 0})
+
+
+@dataclass
+class KLBetaOption:
+    beta: float | None = field(default=None, metadata={
+        "help": "KL coefficient against the reference policy (0: none, no reference model); default: TRL's",
+        "min": 0})
 
 
 @dataclass
@@ -136,7 +156,8 @@ class DPOTrainConfig(BetaOption, PairsTrainConfig):
     trl_class: ClassVar[str] = "trl:DPOConfig"
     loss_type: list[str] | None = field(default=None, metadata={
         "help": "DPO loss(es): sigmoid, hinge, ipo, exo_pair, nca_pair, robust, bco_pair, sppo_hard, aot, "
-                "aot_unpaired, apo_zero, apo_down, discopop, sft, ... (several are summed with --trl loss_weights=)"})
+                "aot_unpaired, apo_zero, apo_down, discopop, sft, ... (several are summed with --trl loss_weights=)",
+        "choices": DPO_LOSSES})
     f_divergence_type: str | None = field(default=None, metadata={
         "help": "DPO's divergence: reverse_kl (default), forward_kl, js_divergence, alpha_divergence"})
 
@@ -147,7 +168,8 @@ class KTOTrainConfig(BetaOption, PairsTrainConfig):
     trainer: ClassVar[str] = "trl:KTOTrainer"
     trl_class: ClassVar[str] = "trl:KTOConfig"
     data_kind: ClassVar[str] = "unpaired"
-    loss_type: str | None = field(default=None, metadata={"help": "kto (default) or apo_zero_unpaired"})
+    loss_type: str | None = field(default=None, metadata={
+        "help": "kto (default) or apo_zero_unpaired", "choices": KTO_LOSSES})
 
 
 @dataclass
@@ -173,20 +195,23 @@ class OnlineOptions:
 
     data_kind: ClassVar[str] = "prompt"
     reward_model: str | None = field(default=None, metadata={
-        "help": "a reward model folder (from `workbench train reward`) instead of an environment"})
+        "help": "a reward model folder (from `workbench train reward`) instead of an environment", "path": "in"})
     simulator: str = field(default="scripted", metadata={"help": "user simulator of --env (scripted or llm)"})
     simulator_model: str | None = field(default=None, metadata={
         "help": "chat model of the llm simulator and critic; default: the embedded Gemma"})
-    cases: str | None = field(default=None, metadata={"help": "case file of --env; default: the environment's"})
-    max_turns: int | None = field(default=None, metadata={"help": "agent turns per episode; default: the env's"})
-    prompts: int = field(default=64, metadata={"help": "distinct dialogue states (episode starts) to train on"})
-    max_new_tokens: int = field(default=32, metadata={"help": "tokens the policy generates per agent turn"})
-    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the policy"})
+    cases: str | None = field(default=None, metadata={
+        "help": "case file of --env; default: the environment's", "path": "in"})
+    max_turns: int | None = field(default=None, metadata={
+        "help": "agent turns per episode; default: the env's", "min": 1})
+    prompts: int = field(default=64, metadata={
+        "help": "distinct dialogue states (episode starts) to train on", "min": 1})
+    max_new_tokens: int = field(default=32, metadata={"help": "tokens the policy generates per agent turn", "min": 1})
+    temperature: float = field(default=1.0, metadata={"help": "sampling temperature of the policy", "gt": 0})
 
 
 @dataclass
 class GenerationsOption:
-    num_generations: int = field(default=4, metadata={"help": "episodes (or replies) per dialogue state"})
+    num_generations: int = field(default=4, metadata={"help": "episodes (or replies) per dialogue state", "min": 1})
 
 
 @dataclass
@@ -197,15 +222,16 @@ class ContinuationOption:
 
 
 @dataclass
-class GRPOTrainConfig(BetaOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
+class GRPOTrainConfig(KLBetaOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
     method: ClassVar[str] = "grpo"
     trainer: ClassVar[str] = "trl:GRPOTrainer"
     trl_class: ClassVar[str] = "trl:GRPOConfig"
-    loss_type: str | None = field(default=None, metadata={"help": "grpo, dapo, dr_grpo, ...; default: TRL's"})
+    loss_type: str | None = field(default=None, metadata={
+        "help": "grpo, dapo, dr_grpo, ...; default: TRL's", "choices": GRPO_LOSSES})
 
 
 @dataclass
-class RLOOTrainConfig(BetaOption, ContinuationOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
+class RLOOTrainConfig(KLBetaOption, ContinuationOption, GenerationsOption, OnlineOptions, TRLTrainConfig):
     method: ClassVar[str] = "rloo"
     trainer: ClassVar[str] = "trl:RLOOTrainer"
     trl_class: ClassVar[str] = "trl:RLOOConfig"
@@ -216,7 +242,8 @@ class OnlineDPOTrainConfig(BetaOption, ContinuationOption, OnlineOptions, TRLTra
     method: ClassVar[str] = "online-dpo"
     trainer: ClassVar[str] = "trl.experimental.online_dpo:OnlineDPOTrainer"
     trl_class: ClassVar[str] = "trl.experimental.online_dpo:OnlineDPOConfig"
-    loss_type: str | None = field(default=None, metadata={"help": "sigmoid (default) or ipo"})
+    loss_type: str | None = field(default=None, metadata={"help": "sigmoid (default) or ipo",
+                                                          "choices": ONLINE_DPO_LOSSES})
 
 
 @dataclass
@@ -224,16 +251,17 @@ class PPOTrainConfig(GenerationsOption, OnlineOptions, TrainConfig):
     """The workbench's PPO (``workbench.training.ppo``): its own options, no ``--trl``."""
 
     method: ClassVar[str] = "ppo"
-    ppo_epochs: int = field(default=2, metadata={"help": "optimisation epochs over each batch of episodes"})
-    clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon"})
+    ppo_epochs: int = field(default=2, metadata={"help": "optimisation epochs over each batch of episodes", "min": 1})
+    clip_range: float = field(default=0.2, metadata={"help": "policy ratio clip epsilon", "gt": 0})
     dual_clip: float | None = field(default=None, metadata={
-        "help": "dual-clip constant c > 1 bounding the loss of negative-advantage tokens (Ye et al. 2020)"})
-    value_clip: float = field(default=0.2, metadata={"help": "value clip around the old values"})
-    vf_coef: float = field(default=0.5, metadata={"help": "value-loss weight"})
-    gamma: float = field(default=1.0, metadata={"help": "discount per token"})
-    lam: float = field(default=0.95, metadata={"help": "GAE lambda"})
-    kl_coef: float = field(default=0.05, metadata={"help": "per-token KL penalty against the reference policy"})
-    reward_clip: float = field(default=5.0, metadata={"help": "clip normalised rewards to [-c, c]"})
+        "help": "dual-clip constant c > 1 bounding the loss of negative-advantage tokens (Ye et al. 2020)", "gt": 1})
+    value_clip: float = field(default=0.2, metadata={"help": "value clip around the old values", "gt": 0})
+    vf_coef: float = field(default=0.5, metadata={"help": "value-loss weight", "min": 0})
+    gamma: float = field(default=1.0, metadata={"help": "discount per token", "min": 0, "max": 1})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda", "min": 0, "max": 1})
+    kl_coef: float = field(default=0.05, metadata={"help": "per-token KL penalty against the reference policy",
+                                                   "min": 0})
+    reward_clip: float = field(default=5.0, metadata={"help": "clip normalised rewards to [-c, c]", "gt": 0})
 
 
 SHARED_NAMES = ("beta", "loss_type", "f_divergence_type", "num_generations", "temperature", "max_length")

@@ -286,6 +286,8 @@ def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
     checkpoint = run.path / "checkpoints" / "last"
     if config.resume and checkpoint.is_dir():
         ppo.load(checkpoint)
+    if config.resume and ppo.accelerator.is_main_process:  # exactly once: the iterations past the checkpoint rerun
+        run.cut_back(metrics=lambda r: "step" not in r or r["step"] <= ppo.iteration)
     iterations = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * len(cases) / config.batch_size)
     order = cases * math.ceil((iterations * config.batch_size) / len(cases) + 1)
     with tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it",

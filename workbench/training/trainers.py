@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import math
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
+from transformers.trainer_utils import get_last_checkpoint
 
 from workbench.env import Agent
 from workbench.errors import WorkbenchError
@@ -97,7 +99,11 @@ def chat_mode(config: TrainConfig, tokenizer: Any) -> bool:
 
 
 def check(config: TrainConfig) -> None:
-    """Refuse inconsistent options before anything loads."""
+    """Refuse inconsistent options and values out of range (the fields' metadata rules, and ``--trl`` values
+    against the TRL field's ``choices`` or the same-named workbench field's rules) before anything loads."""
+    from workbench.config import check_value, check_values
+
+    check_values(config)
     method, online = config.method, isinstance(config, OnlineOptions)
     if isinstance(config, PPOTrainConfig) and not config.env:
         raise WorkbenchError("ppo trains on whole episodes: it needs --env (for a reward model use grpo or rloo)")
@@ -112,7 +118,14 @@ def check(config: TrainConfig) -> None:
     elif not config.data:
         raise WorkbenchError(f"{method} needs --data (episodes or a TRL-format dataset)")
     if isinstance(config, TRLTrainConfig):
-        check_trl_keys(config, load_object(config.trl_class))
+        trl_class = load_object(config.trl_class)
+        trl_fields = {f.name: f.metadata for f in dataclasses.fields(trl_class)}
+        own = {f.name: f.metadata for f in dataclasses.fields(config)}
+        for key, value in check_trl_keys(config, trl_class).items():
+            rules = {k: v for k, v in {**own.get(key, {}), **trl_fields[key]}.items()
+                     if k in ("min", "max", "gt", "choices")}
+            for item in value if isinstance(value, list) else [value]:
+                check_value(f"--trl {key}", item, rules)
     if config.model != f"embedded:{GEMMA}":  # the embedded Gemma is always there (converted on first load)
         model_source(config.model)
     quantization(config)
@@ -129,10 +142,16 @@ def check(config: TrainConfig) -> None:
 
 
 class MetricsToRun(TrainerCallback):
-    """Appends every log record of the main process to the run's metrics.jsonl."""
+    """Appends every log record of the main process to the run's metrics.jsonl (``step``: the global step)."""
 
     def __init__(self, run: Run):
         self.run = run
+
+    def resume_from(self, checkpoint: str | Path | None) -> None:
+        """Before resumed training (main process): drop the rows logged past ``checkpoint``'s global step (all
+        step rows without a checkpoint), which training logs again, so each step's row is stored once."""
+        step = json.loads((Path(checkpoint) / "trainer_state.json").read_text())["global_step"] if checkpoint else 0
+        self.run.cut_back(metrics=lambda r: "step" not in r or r["step"] <= step)
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if logs and state.is_world_process_zero:
@@ -163,21 +182,20 @@ def train(config: TrainConfig, *, continuation: Agent | None = None) -> tuple[Ru
     check(config)
     method = config.method
     main = PartialState().is_main_process
-    if main:
-        Run.open(config.out, {"method": method, **dataclasses.asdict(config)}, resume=config.resume,
-                 resumable_changes=("resume", "max_steps", "epochs"))
+    run = Run.open(config.out, {"method": method, **dataclasses.asdict(config)}, resume=config.resume,
+                   resumable_changes=("resume", "max_steps", "epochs")) if main else Run(config.out)
     PartialState().wait_for_everyone()
-    run = Run(config.out)
-    if isinstance(config, PPOTrainConfig):
-        from workbench.training.ppo import train_ppo
+    with run:  # the main process's lock on the run folder, released here
+        if isinstance(config, PPOTrainConfig):
+            from workbench.training.ppo import train_ppo
 
-        summary = train_ppo(config, run)
-    else:
-        summary = _train_trl(config, run, continuation)
-    if main:
-        plot_metrics(run, method)
-        run.write_summary(f"# workbench train {method}\n\n"
-                          + "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n")
+            summary = train_ppo(config, run)
+        else:
+            summary = _train_trl(config, run, continuation)
+        if main:
+            plot_metrics(run, method)
+            run.write_summary(f"# workbench train {method}\n\n"
+                              + "\n".join(f"- {k}: {v}" for k, v in summary.items()) + "\n")
     return run, summary
 
 
@@ -212,15 +230,20 @@ def _train_trl(config: TRLTrainConfig, run: Run, continuation: Agent | None) -> 
             extra["reward_funcs"] = [config.reward_model]
     dataset = prepare(rows, config.data_kind, tokenizer, chat=chat, labels=labels,
                       where=str(config.data or config.env))
-    if fallbacks:  # the episodes' fallback rates, beside the loss they train
+    if fallbacks and not any(r.get("event") == "data" for r in run.metrics()):  # fallback rates (once on resume)
         run.log_metrics({"event": "data", "rows": len(dataset), **{f"data {k}": v for k, v in fallbacks.items()}})
     args = trl_config(config, load_object(config.trl_class), **options)
     trainer = load_object(config.trainer)(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                                           peft_config=lora_config(config, reward=reward),
-                                          callbacks=[MetricsToRun(run)], **extra)
+                                          callbacks=[to_run := MetricsToRun(run)], **extra)
     checkpoints = Path(args.output_dir)
-    resume = config.resume and checkpoints.is_dir() and any(checkpoints.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if resume else None)
+    last = get_last_checkpoint(str(checkpoints)) if config.resume and checkpoints.is_dir() else None
+    if config.resume:
+        from accelerate import PartialState
+
+        if PartialState().is_main_process:
+            to_run.resume_from(last)
+    trainer.train(resume_from_checkpoint=last)
     trainer.save_model(str(run.path / "model"))  # with the tokenizer, from the main process
     return summarise(run.metrics(), method, len(dataset), env_name) | {
         f"data {k}": round(v, 4) for k, v in fallbacks.items()} | (
