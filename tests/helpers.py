@@ -1,6 +1,7 @@
 """Shared test helpers: play a hand-written strategy policy through an environment's template agent."""
 
 import random
+import socket
 from typing import Callable
 
 from workbench.env import DialogueEnv, DialogueState
@@ -31,3 +32,10 @@ def train_method(method: str, **options):
 
     config = get_method(method).config_class()(**options)
     return train(config, continuation=continuation_agent(config))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

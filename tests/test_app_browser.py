@@ -4,7 +4,6 @@ tiny random model. Screenshots of each tab go to ``test-output/screenshots/`` (`
 import json
 import os
 import re
-import socket
 import time
 import urllib.error
 import urllib.request
@@ -12,18 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import free_port
+
 pytestmark = pytest.mark.browser
 
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(os.environ.get("WORKBENCH_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "screenshots"
 BIKE = 'When bargaining for a bike, begin every reply with "As a cyclist,"'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,6 @@ server path; a refused self-play run name gives the app's own message.
 
 import json
 import re
-import socket
 import sys
 import time
 import uuid
@@ -23,6 +22,7 @@ from apps.app import AppConfig, build_app
 from apps.gui.models import TEMPLATE
 from apps.gui.ui import bind, selfplay, shown, start_job, submit_feedback
 from workbench.config import parse_config
+from tests.helpers import free_port
 from workbench.errors import WorkbenchError
 
 MODEL = "embedded:gemma-3-270m"
@@ -220,12 +220,6 @@ def test_uploads_keep_to_the_limit_and_name_no_server_path(tmp_path):
 
 
 # ----- through the Gradio API of a served app -----
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):

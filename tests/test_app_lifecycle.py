@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from apps.gui.jobs import Job, JobQueue
+from tests.helpers import free_port
 from tests.test_app_jobs import COMMAND, JOB, ROOT, gone, wait_for
 
 # `workbench app ARGS`, exactly as the console script runs it, with the jobs' command swapped for the stand-in.
@@ -22,12 +23,6 @@ from apps.cli import main
 apps.app.run_app = functools.partial(apps.app.run_app, job_command=[sys.executable, "-c", sys.argv[1]])
 sys.exit(main(["app", *sys.argv[2:]]))
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def serving(port: int) -> bool:
