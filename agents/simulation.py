@@ -12,17 +12,17 @@ import hashlib
 import json
 import platform
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from langchain_core.language_models import BaseChatModel
-
-from agents.policies import Policy
-from agents.prompted import PromptedAgent
-from agents.template import TemplateAgent
-from workbench.llm.resolve import load_models
-from workbench.env import Agent, DialogueEnv
+from workbench.config import out_field
 from workbench.errors import WorkbenchError
-from workbench.registry import CRITICS, env_class, make_env
+from workbench.registry import CRITICS
+
+if TYPE_CHECKING:  # the configs stay importable (for --help) without LangChain or torch
+    from langchain_core.language_models import BaseChatModel
+
+    from agents.policies import Policy
+    from workbench.env import Agent, DialogueEnv
 
 EMBEDDED = "embedded:gemma-3-270m"
 
@@ -58,9 +58,9 @@ class SimulationConfig:
     temperature: float = field(default=0.7, metadata={"help": "agent and simulator sampling temperature", "min": 0})
     max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent or simulator turn", "min": 1})
     seed: int = field(default=0, metadata={"help": "random seed"})
-    out: str = field(default="runs/selfplay", metadata={"help": "run directory", "path": "out"})
+    out: str | None = out_field("<command>")
     resume: bool = field(default=False, metadata={"help": "continue an interrupted run in --out"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar", "no_help": "hide the progress bar"})
     fallback_warning: float = field(default=0.2, metadata={
         "help": "warn (one line at the end) when a fallback rate passes this share: critic samples unparsable, "
                 "model replies replaced, critic votes dropped, model plans unparsed", "min": 0})
@@ -90,10 +90,14 @@ def make_agent(cls: type[DialogueEnv], model: BaseChatModel | None, policy: Poli
                temperature: float, max_tokens: int) -> Agent:
     """The template agent when there is no agent model (it needs a policy), else the prompted LLM agent."""
     if model is None:
+        from agents.template import TemplateAgent
+
         if policy is None:
             raise WorkbenchError("the template agent needs a strategy policy (random, most-frequent, "
                                  "fixed:<strategy> or planner:<folder>); `none` and `procot` need an agent model")
         return TemplateAgent(cls, policy)
+    from agents.prompted import PromptedAgent
+
     return PromptedAgent(model, cls, policy, temperature=temperature, max_tokens=max_tokens)
 
 
@@ -125,13 +129,17 @@ def with_adapters(model: BaseChatModel | None, names: list[str], library: str | 
     return model.bind(adapter=active)
 
 
-ModelLoader = Callable[[dict[str, str | None], int], dict[str, BaseChatModel | None]]
+ModelLoader = Callable[[dict[str, str | None], int], dict[str, "BaseChatModel | None"]]
 """``workbench.llm.resolve.load_models``'s signature: role -> spec in, role -> chat model out."""
 
 
-def build_simulation(config: SimulationConfig, load: ModelLoader = load_models) -> Simulation:
-    """Load the environment class, the models the config names (with ``load``: e.g. the app's shared models)
-    and the environment with its critic."""
+def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) -> Simulation:
+    """Load the environment class, the models the config names (with ``load``, default
+    ``workbench.llm.resolve.load_models``: e.g. the app's shared models) and the environment with its critic."""
+    from workbench.registry import env_class, make_env
+
+    if load is None:
+        from workbench.llm.resolve import load_models as load
     cls = env_class(config.env)
     sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
     wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")

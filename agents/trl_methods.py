@@ -60,9 +60,26 @@ def continuation_agent(config: Any) -> Any:
     return TemplateAgent(cls, policy)
 
 
+def choose_out(config: Any) -> None:
+    """Set ``config.out`` for a run without ``--out``: one new ``runs/<method>-<date>-<time>`` folder, named by the
+    main process and shared with the others under ``accelerate launch``."""
+    if config.out is not None:
+        return
+    from accelerate import PartialState
+    from accelerate.utils import broadcast_object_list
+
+    from workbench.config import resolve_out as new_out
+
+    PartialState()  # the process group, where there is one
+    config.out = broadcast_object_list([new_out(None, config.resume, config.method)])[0]  # the main process's name
+
+
 def run(config: Any) -> tuple[Any, str]:
     """Train ``config.method``; return the run and its summary lines."""
+    from workbench.training.config import check_trackers
     from workbench.training.trainers import train
 
+    check_trackers(config)
+    choose_out(config)
     trained, summary = train(config, continuation=continuation_agent(config))
     return trained, "\n".join(f"{k}: {v}" for k, v in summary.items())

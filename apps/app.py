@@ -31,7 +31,8 @@ class AppConfig:
     max_new_tokens: int = field(default=40, metadata={"help": "new tokens per agent turn", "min": 1})
     temperature: float = field(default=0.7, metadata={"help": "agent sampling temperature", "min": 0})
     preload: bool = field(default=True, metadata={
-        "help": "load the first model before serving, so the first chat message is answered at once"})
+        "help": "load the first model before serving, so the first chat message is answered at once",
+        "no_help": "serve without loading the first model first (it loads on the first chat message)"})
     max_upload_mb: float = field(default=50.0, metadata={
         "help": "largest upload in MiB; a bigger one is cut off while it is received"})
 
@@ -65,7 +66,10 @@ def upload_limit(config: AppConfig) -> int:
 def run_app(config: AppConfig, block: bool = True, job_command: Sequence[str] | None = None):
     """Serve the app (``block``: until Ctrl-C or SIGTERM, after which its running job is stopped and marked
     interrupted); returns the shared ``App`` and the served Blocks. ``job_command``: as in ``build_app``."""
+    from apps.cli import quiet_libraries
+
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    quiet_libraries(verbose=False)  # $WORKBENCH_VERBOSE (`workbench --verbose app`) shows them, here and in jobs
     stopping = _stop_on_signals() if block and threading.current_thread() is threading.main_thread() else None
     app = demo = None
     try:

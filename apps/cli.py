@@ -1,4 +1,4 @@
-"""The ``workbench`` command: ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
+"""The ``workbench`` command: ``quickstart``, ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
 ``hindsight``, ``app``."""
 
 from __future__ import annotations
@@ -8,11 +8,16 @@ import logging
 import os
 import signal
 import sys
-from typing import Sequence
+import warnings
+from types import FrameType
+from typing import Sequence, TextIO
 
+from workbench.config import add_verbose
 from workbench.errors import WorkbenchError
 
 COMMANDS = {
+    "quickstart": "train a PPDPP strategy planner by self-play, show it beat the baselines, hear the embedded Gemma "
+                  "speak its strategies (a few minutes on a CPU)",
     "envs": "list environments with their strategies, simulators and metrics",
     "chat": "chat in the terminal as the user; the agent shows its strategy",
     "selfplay": "run agent-vs-simulator episodes into a run directory",
@@ -25,12 +30,76 @@ COMMANDS = {
     "app": "the Gradio app: chat with agents, watch self-play, run training jobs, give verbal feedback",
 }
 
+CONFIGS = {
+    "quickstart": "apps.quickstart:QuickstartConfig", "selfplay": "apps.selfplay:SelfPlayConfig", "chat": "apps.chat:ChatConfig", "evaluate": "apps.compare:EvaluateConfig",
+    "app": "apps.app:AppConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
+    "hindsight simulate": "apps.hindsight:SimulateConfig", "feedback add": "agents.c3po.config:FeedbackConfig",
+}
+"""The options (``module:Class``, a dataclass) of each command read by ``parse_config``; ``train``'s come from the
+method registry (``workbench.methods``). Their modules import nothing heavy, so ``--help`` is quick."""
+
+
+def config_class(command: str) -> type:
+    """The options class of ``command`` (a key of :data:`CONFIGS`)."""
+    from workbench.methods import load_object
+
+    return load_object(CONFIGS[command])
+
+
+LIBRARIES = ("transformers", "trl", "torch", "peft", "accelerate", "datasets", "huggingface_hub", "tokenizers",
+             "safetensors", "langchain_core", "gradio", "gradio_client")
+"""Libraries whose warnings and log lines below ERROR are hidden unless ``--verbose`` is given."""
+QUIET_CATEGORIES = (FutureWarning, DeprecationWarning, UserWarning)
+VERBOSE_ENV = "WORKBENCH_VERBOSE"
+"""Set to 1 by ``--verbose``; jobs the app starts (``workbench`` subprocesses) inherit it."""
+
+
+def is_library_warning(category: type[Warning], module: str) -> bool:
+    """Whether a warning of ``category`` issued by the code of ``module`` is a library's note to its developers
+    (deprecations, future changes), which says nothing to the user."""
+    return issubclass(category, QUIET_CATEGORIES) and module.partition(".")[0] in LIBRARIES
+
+
+def _issuer(frame: FrameType | None) -> str:
+    """The module of the first frame at or above ``frame`` outside ``warnings``: the code that called
+    ``warnings.warn`` (whatever its ``stacklevel`` blames)."""
+    while frame is not None and frame.f_globals.get("__name__") == "warnings":
+        frame = frame.f_back
+    return frame.f_globals.get("__name__", "") if frame is not None else ""
+
+
+def quiet_libraries(verbose: bool) -> None:
+    """Hide the libraries' (:data:`LIBRARIES`) warnings and their log lines below ERROR, unless ``verbose``
+    (or ``$WORKBENCH_VERBOSE`` is 1). The workbench's own warnings and log lines always show."""
+    if verbose or os.environ.get(VERBOSE_ENV) == "1":
+        os.environ[VERBOSE_ENV] = "1"
+        return
+    for name in ("TRANSFORMERS_VERBOSITY", "DATASETS_VERBOSITY", "HF_HUB_VERBOSITY"):
+        os.environ.setdefault(name, "error")  # read when the library is imported
+    if "transformers" in sys.modules:  # imported already (the app's tests, a Python session)
+        sys.modules["transformers"].logging.set_verbosity_error()
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    show = warnings.showwarning
+    if getattr(show, "quiet", False):  # installed already (the app started by the CLI)
+        return
+
+    def showwarning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                    file: TextIO | None = None, line: str | None = None) -> None:
+        if not is_library_warning(category, _issuer(sys._getframe(1))):
+            show(message, category, filename, lineno, file, line)
+
+    showwarning.quiet = True  # type: ignore[attr-defined]
+    warnings.showwarning = showwarning
+
+
 def cmd_envs(argv: Sequence[str]) -> None:
     from workbench.registry import env_class, env_names
 
     parser = argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"], allow_abbrev=False)
     parser.add_argument("--counts", action="store_true",
                         help="also load each environment's data and print its dialogue counts")
+    add_verbose(parser)
     counts = parser.parse_args(argv).counts
     for name in env_names():
         env = env_class(name)
@@ -47,14 +116,23 @@ def cmd_envs(argv: Sequence[str]) -> None:
 
 
 def cmd_selfplay(argv: Sequence[str]) -> None:
-    from apps.selfplay import SelfPlayConfig, run_selfplay
+    from apps.selfplay import run_selfplay
     from workbench.config import parse_config
+
+    config = parse_config(config_class("selfplay"), argv, prog="workbench selfplay", description=COMMANDS["selfplay"])
     from workbench.evaluate import format_table
 
-    config = parse_config(SelfPlayConfig, argv, prog="workbench selfplay", description=COMMANDS["selfplay"])
     run, table = run_selfplay(config)
     print(format_table(table))
     print(f"run directory: {run.path}")
+
+
+def cmd_quickstart(argv: Sequence[str]) -> None:
+    from apps.quickstart import run_quickstart
+    from workbench.config import parse_config
+
+    print(run_quickstart(parse_config(config_class("quickstart"), argv, prog="workbench quickstart",
+                                      description=COMMANDS["quickstart"])))
 
 
 def data_counts(env) -> str:
@@ -69,10 +147,10 @@ def data_counts(env) -> str:
 
 
 def cmd_chat(argv: Sequence[str]) -> None:
-    from apps.chat import ChatConfig, run_chat
+    from apps.chat import run_chat
     from workbench.config import parse_config
 
-    run_chat(parse_config(ChatConfig, argv, prog="workbench chat", description=COMMANDS["chat"]))
+    run_chat(parse_config(config_class("chat"), argv, prog="workbench chat", description=COMMANDS["chat"]))
 
 
 def cmd_train(argv: Sequence[str]) -> None:
@@ -96,10 +174,10 @@ def cmd_train(argv: Sequence[str]) -> None:
 def cmd_evaluate(argv: Sequence[str]) -> None:
     if argv and not argv[0].startswith("-"):
         return summarise_run(argv)
-    from apps.compare import EvaluateConfig, run_comparison
+    from apps.compare import run_comparison
     from workbench.config import parse_config
 
-    config = parse_config(EvaluateConfig, argv, prog="workbench evaluate",
+    config = parse_config(config_class("evaluate"), argv, prog="workbench evaluate",
                           description="Play every planner on the same cases and seeds; write a table of SR, AT "
                           "(SL% for negotiation) and plots/sr_by_turn.png. (`workbench evaluate RUN_DIR` "
                           "summarises one run directory instead.)")
@@ -115,6 +193,7 @@ def summarise_run(argv: Sequence[str]) -> None:
 
     parser = argparse.ArgumentParser(prog="workbench evaluate", description=COMMANDS["evaluate"], allow_abbrev=False)
     parser.add_argument("run_dir", help="a run directory written by `workbench selfplay`")
+    add_verbose(parser)
     args = parser.parse_args(argv)
     run = Run(args.run_dir)
     env = env_class(run.config().get("env", ""))
@@ -139,13 +218,13 @@ def cmd_hindsight(argv: Sequence[str]) -> None:
 
 
 def cmd_app(argv: Sequence[str]) -> None:
-    from apps.app import AppConfig, run_app
+    from apps.app import run_app
     from workbench.config import parse_config
 
-    run_app(parse_config(AppConfig, argv, prog="workbench app", description=COMMANDS["app"]))
+    run_app(parse_config(config_class("app"), argv, prog="workbench app", description=COMMANDS["app"]))
 
 
-HANDLERS = {"app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
+HANDLERS = {"quickstart": cmd_quickstart, "app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
             "feedback": cmd_feedback, "evaluate": cmd_evaluate, "hindsight": cmd_hindsight}
 
 
@@ -159,6 +238,7 @@ def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, st
         epilog=f"{metavar.lower()}s:\n" + "\n".join(f"  {k:<{width}}{v}" for k, v in choices.items())
         + f"\n\n{footer}")
     parser.add_argument("choice", choices=list(choices), metavar=metavar)
+    add_verbose(parser)
     if not argv or argv[0] in {"-h", "--help"}:
         parser.print_help()
         return None
@@ -167,6 +247,9 @@ def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, st
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # taken before or after the command, by every command
+    argv = [a for a in argv if a != "--verbose"]
+    quiet_libraries(verbose)
     command = pick(argv, "workbench", "Dialogue Workbench: train interactive LLM agents by simulation.", COMMANDS,
                    "COMMAND", "`workbench COMMAND --help` shows each command's options and defaults.")
     if command is None:

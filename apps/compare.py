@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from agents.policies import make_policy
 from agents.simulation import SimulationConfig, build_simulation
-from workbench.episodes import Episode
+from workbench.config import out_field, resolve_out
 from workbench.errors import WorkbenchError
-from workbench.evaluate import (fallback_legend, fallback_rates, format_rows, metrics_table, plot_lines, sr_by_turn,
-                                warn_fallbacks)
-from workbench.rollout import rollout_many
-from workbench.runs import Run
-from workbench.splits import split_cases
+
+if TYPE_CHECKING:  # EvaluateConfig stays importable (for --help) without LangChain or torch
+    from workbench.episodes import Episode
+    from workbench.runs import Run
 
 
 @dataclass
@@ -35,8 +34,9 @@ class EvaluateConfig(SimulationConfig):
     heldout: float = field(default=0.3, metadata={"help": "held-out share, as in `train ppdpp`", "min": 0, "max": 1})
     n: int = field(default=0, metadata={"help": "episodes per planner (cycling over the cases); 0: one per case",
                                         "aliases": ["-n"], "min": 0})
-    greedy: bool = field(default=True, metadata={"help": "planners take their most likely strategy"})
-    out: str = field(default="runs/evaluate", metadata={"help": "run directory", "path": "out"})
+    greedy: bool = field(default=True, metadata={
+        "help": "planners take their most likely strategy", "no_help": "planners sample their strategy"})
+    out: str | None = out_field("evaluate")
 
 
 def parse_planners(specs: list[str]) -> list[tuple[str, str]]:
@@ -55,9 +55,17 @@ def parse_planners(specs: list[str]) -> list[tuple[str, str]]:
 def run_comparison(config: EvaluateConfig) -> tuple[Run, str]:
     """Play every planner, write the table, ``plots/sr_by_turn.png`` and ``summary.md``; return the run
     and the table as Markdown."""
+    from agents.policies import make_policy
+    from workbench.evaluate import (fallback_legend, fallback_rates, format_rows, metrics_table, plot_lines,
+                                    sr_by_turn, warn_fallbacks)
+    from workbench.rollout import rollout_many
+    from workbench.runs import Run
+    from workbench.splits import split_cases
+
     planners = parse_planners(config.planners)
     if config.n < 0:
         raise WorkbenchError("n must be at least 0")
+    config.out = resolve_out(config.out, config.resume, "evaluate")
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
     policies = [make_policy(spec, sim.cls, sim.models["agent"], greedy=config.greedy) for _, spec in planners]

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Sequence
 
-from agents.c3po.config import DEFAULT_LIBRARY
+from agents.c3po.config import COMBINATIONS, DEFAULT_LIBRARY
+from workbench.config import add_verbose
 from workbench.errors import WorkbenchError
 
 ACTIONS = {
@@ -31,19 +32,20 @@ def cmd_feedback(argv: Sequence[str]) -> None:
 
 
 def _add(action: str, argv: list[str]) -> None:
-    from agents.c3po.config import FeedbackConfig
-    from agents.c3po.library import AdapterLibrary
-    from agents.c3po.pipeline import add_feedback, dropped_note
+    from apps.cli import config_class
     from workbench.config import parse_config
-    from workbench.evaluate import format_rows
 
     usage = 'workbench feedback add "TEXT" [options]'
     if argv and argv[0] in {"-h", "--help"}:
-        parse_config(FeedbackConfig, ["--help"], prog=usage, description=ACTIONS["add"])
+        parse_config(config_class("feedback add"), ["--help"], prog=usage, description=ACTIONS["add"])
         return
     if not argv or argv[0].startswith("--"):
         raise WorkbenchError(f"feedback add needs the feedback text first: {usage}")
-    config = parse_config(FeedbackConfig, argv[1:], prog=usage, description=ACTIONS["add"])
+    config = parse_config(config_class("feedback add"), argv[1:], prog=usage, description=ACTIONS["add"])
+    from agents.c3po.library import AdapterLibrary
+    from agents.c3po.pipeline import add_feedback, dropped_note
+    from workbench.evaluate import format_rows
+
     folder, table = add_feedback(argv[0], config)
     print(format_rows(table, "method"))
     print(dropped_note(AdapterLibrary(config.library).info(folder.name)["data"]))
@@ -54,13 +56,15 @@ def _library_parser(action: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=f"workbench feedback {action}", description=ACTIONS[action],
                                      allow_abbrev=False)
     parser.add_argument("--library", default=DEFAULT_LIBRARY, help="adapter library folder (default: %(default)s)")
+    add_verbose(parser)
     return parser
 
 
 def _list(action: str, argv: list[str]) -> None:
+    root = _library_parser(action).parse_args(argv).library
     from agents.c3po.library import AdapterLibrary
 
-    library = AdapterLibrary(_library_parser(action).parse_args(argv).library)
+    library = AdapterLibrary(root)
     names = library.names()
     if not names:
         print(f"no adapters in {library.root}")
@@ -73,13 +77,13 @@ def _list(action: str, argv: list[str]) -> None:
 
 
 def _named(action: str, argv: list[str]) -> None:
-    from agents.c3po.library import AdapterLibrary
-
     parser = _library_parser(action)
     parser.add_argument("name", help="adapter name (see `workbench feedback list`)")
     if action == "evaluate":
         parser.add_argument("--judge", default=None, help="judge model for feedback without checkable rules")
     args = parser.parse_args(argv)
+    from agents.c3po.library import AdapterLibrary
+
     library = AdapterLibrary(args.library)
     if action == "evaluate":
         from agents.c3po.pipeline import evaluate_adapter
@@ -95,18 +99,18 @@ def _named(action: str, argv: list[str]) -> None:
 
 
 def _combine(action: str, argv: list[str]) -> None:
-    from agents.c3po.library import KINDS, AdapterLibrary
-    from agents.c3po.pipeline import local_model
-
     parser = _library_parser(action)
     parser.add_argument("names", nargs="+", help="adapters to combine")
     parser.add_argument("--name", required=True, help="name of the combined adapter")
-    parser.add_argument("--kind", choices=KINDS, default=KINDS[0],
+    parser.add_argument("--kind", choices=COMBINATIONS, default=COMBINATIONS[0],
                         help="routed: each prompt gets the adapter whose scope it is in, or none; cat: the sum of "
                              "the adapters' updates on every prompt (default: %(default)s)")
     parser.add_argument("--weights", type=float, nargs="+", default=None,
                         help="cat only: one weight per adapter (default 1)")
     args = parser.parse_args(argv)
+    from agents.c3po.library import AdapterLibrary
+    from agents.c3po.pipeline import local_model
+
     library = AdapterLibrary(args.library)
     model = local_model(library.info(args.names[0])["model"]) if args.kind == "cat" else None
     folder = library.combine(model, args.names, args.name, args.weights, kind=args.kind)

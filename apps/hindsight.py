@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 from agents.simulation import SimulationConfig, build_simulation
+from workbench.config import out_field, resolve_out
 from workbench.errors import WorkbenchError
 from workbench.splits import SPLITS
 
@@ -37,8 +38,7 @@ class RegenerateConfig(SimulationConfig):
     margin: float = field(default=0.0, metadata={"help": "least return gain that makes a turn suboptimal"})
     keep_text: bool = field(default=False, metadata={
         "help": "replay the original agent's words (else the template agent speaks each annotated strategy)"})
-    out: str = field(default="runs/hindsight", metadata={"help": "run directory of the regenerated dataset",
-                                                         "path": "out"})
+    out: str | None = out_field("hindsight", " of the regenerated dataset")
 
 
 @dataclass
@@ -49,22 +49,20 @@ class SimulateConfig(SimulationConfig):
     pairs: int = field(default=2, metadata={"help": "strategy pairs played per case", "min": 1})
     labeller: str | None = field(default=None, metadata={
         "help": "chat model spec that rates the dialogues; default: the scripted customer's own ratings"})
-    out: str = field(default="runs/rlhs", metadata={
-        "help": "run directory; preference files go to <out>/preferences", "path": "out"})
+    out: str | None = out_field("rlhs", " (preference files go to <out>/preferences)")
 
 
 def cmd_hindsight(argv: Sequence[str]) -> None:
-    from apps.cli import pick
+    from apps.cli import config_class, pick
     from workbench.config import parse_config
 
     action = pick(argv, "workbench hindsight", "Hindsight regeneration and simulation", ACTIONS, "ACTION",
                   "`workbench hindsight ACTION --help` shows its options.")
     if action is None:
         return
-    config_class, runner = {"regenerate": (RegenerateConfig, run_regenerate),
-                            "simulate": (SimulateConfig, run_simulate)}[action]
-    config = parse_config(config_class, argv[1:], prog=f"workbench hindsight {action}", description=ACTIONS[action])
-    run, text = runner(config)
+    config = parse_config(config_class(f"hindsight {action}"), argv[1:], prog=f"workbench hindsight {action}",
+                          description=ACTIONS[action])
+    run, text = {"regenerate": run_regenerate, "simulate": run_simulate}[action](config)
     print(text)
     print(f"run directory: {run.path}")
 
@@ -79,6 +77,7 @@ def run_regenerate(config: RegenerateConfig):
     from workbench.splits import split_cases
 
     check_options(config.mode, config.keep, config.model is not None)
+    config.out = resolve_out(config.out, config.resume, "hindsight")
     sim = build_simulation(config)
     if config.source == "human":
         files = [config.data] if config.data else sim.cls.sft_sources()
@@ -119,6 +118,7 @@ def run_simulate(config: SimulateConfig):
 
     if config.pairs < 1:
         raise WorkbenchError("--pairs must be at least 1")
+    config.out = resolve_out(config.out, config.resume, "rlhs")
     check_env(env_class(config.env))
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)

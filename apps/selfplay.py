@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from agents.policies import make_policy
-from workbench.llm.resolve import load_models
 from agents.simulation import ModelLoader, SimulationConfig, build_simulation
+from workbench.config import out_field, resolve_out
 from workbench.errors import WorkbenchError
-from workbench.evaluate import (fallback_legend, fallback_rates, format_table, metrics_table, plot_outcomes,
-                                warn_fallbacks)
-from workbench.rollout import StepHook, rollout
-from workbench.runs import Run
+
+if TYPE_CHECKING:  # SelfPlayConfig stays importable (for --help) without LangChain or torch
+    from workbench.progress import ProgressFn
+    from workbench.rollout import StepHook
+    from workbench.runs import Run
 
 
 @dataclass
@@ -20,14 +21,22 @@ class SelfPlayConfig(SimulationConfig):
     policy: str = field(default="random", metadata={
         "help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
     n: int = field(default=100, metadata={"help": "number of episodes", "aliases": ["-n"], "min": 1})
+    out: str | None = out_field("selfplay")
 
 
-def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
-                 on_step: StepHook | None = None) -> tuple[Run, dict[str, float]]:
-    """Play ``config.n`` episodes into ``config.out``; return the run and its metrics table (``load`` and
-    ``on_step``: see ``build_simulation`` and ``rollout``)."""
+def run_selfplay(config: SelfPlayConfig, load: ModelLoader | None = None, on_step: StepHook | None = None,
+                 on_progress: ProgressFn | None = None) -> tuple[Run, dict[str, float]]:
+    """Play ``config.n`` episodes into ``config.out``; return the run and its metrics table (``load``,
+    ``on_step`` and ``on_progress``: see ``build_simulation`` and ``rollout``)."""
+    from agents.policies import make_policy
+    from workbench.evaluate import (fallback_legend, fallback_rates, format_table, metrics_table, plot_outcomes,
+                                    warn_fallbacks)
+    from workbench.rollout import rollout
+    from workbench.runs import Run
+
     if config.n < 1:
         raise WorkbenchError("n must be at least 1")
+    config.out = resolve_out(config.out, config.resume, "selfplay")
     sim = build_simulation(config, load)
     cases = sim.cls.cases(config.data)
     agent = sim.agent(make_policy(config.policy, sim.cls, sim.models["agent"]), config)
@@ -36,7 +45,7 @@ def run_selfplay(config: SelfPlayConfig, load: ModelLoader = load_models,
         stored = run.episodes()
         new = rollout(sim.env, agent, cases, n=config.n, seed=config.seed, batch_size=config.batch_size, run=run,
                       skip=[e.provenance["index"] for e in stored], provenance=sim.provenance(resumable),
-                      progress=config.progress, on_step=on_step)
+                      progress=config.progress, on_step=on_step, on_progress=on_progress)
         episodes = sorted(stored + new, key=lambda e: e.provenance["index"])[: config.n]
         table = metrics_table(sim.cls, episodes)
         run.log_metrics({"event": "selfplay", **table})

@@ -18,6 +18,9 @@ pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = Path(os.environ.get("WORKBENCH_TEST_OUTPUT", Path(__file__).resolve().parents[1] / "test-output")) / "screenshots"
+SMALL_SFT = "--stage sft --sft_epochs 50 --max_length 32 --sft_max_examples 16 --sft_batch_size 8 " \
+            "--sft_val_fraction 0.05"
+"""A planner SFT job of 100 small steps: its first epoch's loss comes within a minute, it ends long after."""
 BIKE = 'When bargaining for a bike, begin every reply with "As a cyclist,"'
 
 
@@ -86,7 +89,7 @@ def wait_text(page, selector: str, pattern: str, timeout: float = 60) -> str:
 def new_chat(page) -> None:
     page.locator("#new-chat").click()
     wait_text(page, "#chatbot", r"strategy: \w+ \(p = 0\.\d\d\)")
-    wait_text(page, "#chat-status", "you are the Seller")
+    wait_text(page, "#chat-status", "You are the Seller; the agent is the Buyer. You are selling")
 
 
 def settled(page) -> str:
@@ -110,14 +113,28 @@ def say(page, message: str) -> None:
         time.sleep(0.2)
 
 
-def test_a_message_gets_a_reply_with_its_strategy_and_the_critic_verdict(page):
+def overlaps(page, first: str, second: str) -> bool:
+    """Whether the boxes of the first elements matching ``first`` and ``second`` overlap on the page."""
+    a, b = page.locator(first).first.bounding_box(), page.locator(second).first.bounding_box()
+    return a["x"] < b["x"] + b["width"] and b["x"] < a["x"] + a["width"] and \
+        a["y"] < b["y"] + b["height"] and b["y"] < a["y"] + a["height"]
+
+
+def test_a_message_gets_a_reply_with_its_strategy_and_the_critic_verdict_in_words(page):
+    wait_text(page, "#chatbot", r"press New chat\. You play the Seller; the agent is the Buyer")  # the empty chat
+    shot(page, "chat-empty")
     new_chat(page)
     say(page, "It's $100, in great condition.")
     assert "It's $100, in great condition." in text(page, "#chatbot")
     assert len(re.findall(r"strategy: \w+ \(p = 0\.\d\d\)", text(page, "#chatbot"))) == 2
-    verdicts = wait_text(page, "#verdicts", r"\b[0-2] / 2\b")  # unparsable of the critic's 2 samples
-    assert re.search(r"\b1\b", verdicts) and "running reward" in verdicts and "unparsable samples" in verdicts
+    # a tiny random critic parses none of its 2 samples: the line says so, in words
+    verdicts = wait_text(page, "#verdicts", r"going on: no deal · reward -0\.10 · 0 of 2 critic samples parsed")
+    assert "running reward" in verdicts and "deal False" not in verdicts
     assert re.search(r"Fallbacks so far: critic unparsable \d+%, replaced replies \d+%", text(page, "#chat-status"))
+    # the dialogue scrolls below the chat's toolbar, so that no message, the first or a scrolled one, is under it
+    assert not overlaps(page, "#chatbot .top-panel", "#chatbot .bubble-wrap")
+    page.locator("#chatbot .bubble-wrap").evaluate("e => e.scrollTo(0, 0)")
+    assert not overlaps(page, "#chatbot .top-panel", "#chatbot .message-row")
     shot(page, "chat")
 
 
@@ -154,24 +171,43 @@ def test_two_browser_sessions_do_not_see_each_others_chats(server, browser):
         page.context.close()
 
 
-def test_three_selfplay_episodes_show_metrics_and_a_run_directory_outside_is_refused(page, server):
-    from workbench.evaluate import fallback_rates
+def shows_a_plot(page, selector: str, timeout: float = 60) -> None:
+    """Wait until the plot ``selector`` shows its picture."""
+    page.locator(f"{selector} img").first.wait_for(state="visible", timeout=timeout * 1000)
+    assert page.locator(f"{selector} img").first.bounding_box()["height"] > 100
+
+
+def numbers(shown: str) -> list[str]:
+    return re.findall(r"-?\d+\.\d+", shown)
+
+
+def test_three_selfplay_episodes_show_metrics_plots_and_a_run_directory_outside_is_refused(page, server):
+    from workbench.evaluate import fallback_rates, rounded
     from workbench.runs import Run
 
     tab(page, "Self-play")
     page.locator("#sp-n input").fill("3")
-    page.locator("#sp-name textarea").fill("browser")
-    page.locator("#sp-run").click()
-    wait_text(page, "#sp-progress", r"Finished: 3 / 3 episodes in selfplay/browser")
+    page.locator("#sp-run").click()  # no run folder named: a new selfplay-YYYY-MM-DD-HHMM, as the CLI names it
+    done = wait_text(page, "#sp-progress", r"Finished: 3 / 3 episodes in selfplay-20\d\d-\d\d-\d\d-\d{4}\S* "
+                                           r"\(episodes 100% · 3/3 · took \d+:\d\d\)")
+    name = re.search(r"in (selfplay-\S+)", done).group(1)
+    assert (server["runs"] / name / "config.yaml").is_file()
     metrics = text(page, "#sp-metrics")
     assert re.search(r"episodes\s+3", metrics) and "SR" in metrics and "AT" in metrics
+    assert all(len(n.split(".")[1]) <= 3 for n in numbers(metrics)), metrics  # rounded
     assert "**" not in text(page, "#sp-watch") and re.search(r"Buyer \[\w+\]", text(page, "#sp-watch"))
+    shows_a_plot(page, "#sp-plot")
     shot(page, "selfplay")
-    run_dir = page.locator("#run-dir input")
-    run_dir.fill("selfplay/browser")
-    run_dir.press("Enter")
+    assert page.locator("#run-dir input").input_value() == name  # the new run, ready to open
     page.locator("#open-run").click()
-    wait_text(page, "#browse-status", r"3 episodes \(all\) in selfplay/browser")
+    wait_text(page, "#browse-status", rf"3 episodes \(all\) in {name}")
+    opened = wait_text(page, "#run-metrics", r"SR\s+[\d.]+")
+    assert re.search(r"episodes\s+3", opened) and "AT" in opened and "SL%" in opened
+    shows_a_plot(page, "#run-plot")
+    outcome = wait_text(page, "#episode-text", r"Outcome: (success|failure) \(")
+    assert all(len(n.split(".")[1]) <= 3 for n in numbers(outcome.split("\n")[0])), outcome
+    shot(page, "selfplay-opened")
+    run_dir = page.locator("#run-dir input")
     run_dir.fill("../../etc/passwd")
     run_dir.press("Enter")
     page.locator("#open-run").click()
@@ -182,13 +218,14 @@ def test_three_selfplay_episodes_show_metrics_and_a_run_directory_outside_is_ref
     page.locator("#sp-n input").fill("2")
     page.locator("#sp-name textarea").fill("browser-llm")
     page.locator("#sp-run").click()
-    wait_text(page, "#sp-progress", r"Finished: 2 / 2 episodes in selfplay/browser-llm", timeout=180)
+    wait_text(page, "#sp-progress", r"Playing into browser-llm: \d/2 episodes · model calls \d+% · \d+/\d+", timeout=60)
+    wait_text(page, "#sp-progress", r"Finished: 2 / 2 episodes in browser-llm", timeout=180)
     metrics = text(page, "#sp-metrics")
-    rates = fallback_rates(Run(server["runs"] / "selfplay" / "browser-llm").episodes())
+    rates = fallback_rates(Run(server["runs"] / "browser-llm").episodes())
     assert {"critic unparsable", "replaced replies"} <= set(rates)
     for name, rate in rates.items():
         shown = re.search(rf"{name}\s+([\d.]+)", metrics)
-        assert shown and float(shown.group(1)) == round(rate, 4), (name, rate, metrics)
+        assert shown and float(shown.group(1)) == rounded(rate), (name, rate, metrics)
     assert re.search(r"SR\s+[\d.]+", metrics)
     shot(page, "selfplay-llm")
 
@@ -200,23 +237,24 @@ def pick(page, selector: str, value: str) -> None:
     page.get_by_role("option", name=value).click()
 
 
-def job_status(page, job_id: str, pattern: str, timeout: float = 60) -> str:
-    """Wait until the jobs table's status cell of ``job_id`` matches ``pattern`` (the cells are lines: job,
-    kind, title, status, progress)."""
+def job_status(page, job_id: str, pattern: str, timeout: float = 60, column: int = 3) -> str:
+    """Wait until the jobs table's cell of ``job_id`` in ``column`` matches ``pattern`` (the cells are lines: job,
+    kind, title, status (3), progress (4))."""
     deadline = time.monotonic() + timeout
     while True:
         lines = [line.strip() for line in text(page, "#jobs").splitlines() if line.strip()]
-        status = lines[lines.index(job_id) + 3] if job_id in lines else ""
+        status = lines[lines.index(job_id) + column] if job_id in lines and len(lines) > lines.index(job_id) + column \
+            else ""
         if re.fullmatch(pattern, status):
             return status
-        assert time.monotonic() < deadline, f"job {job_id}: status {status!r}, not {pattern!r}"
+        assert time.monotonic() < deadline, f"job {job_id}: column {column} {status!r}, not {pattern!r}"
         time.sleep(0.25)
 
 
 def test_a_training_job_runs_alone_while_the_next_waits_and_both_can_be_cancelled(page):
     tab(page, "Train")
     pick(page, "#method", "ppdpp")
-    page.locator("#train-options textarea").fill("--stage sft --sft_epochs 50")
+    page.locator("#train-options textarea").fill(SMALL_SFT)
     page.locator("#train-start").click()
     first = re.search(r"Queued (\S+):", wait_text(page, "#train-status", "Queued")).group(1)
     job_status(page, first, "running")
@@ -227,12 +265,15 @@ def test_a_training_job_runs_alone_while_the_next_waits_and_both_can_be_cancelle
     page.locator("#train-start").click()
     second = re.search(r"Queued (\S+):", wait_text(page, "#train-status", rf"Queued (?!{first})")).group(1)
     job_status(page, second, r"queued \(#1\)")
+    job_status(page, second, "waiting", column=4)
     page.locator("#cancel-job").click()  # the page picks the newest job
     wait_text(page, "#train-status", rf"cancelled {second} before it started")
     job_status(page, second, "cancelled")
     pick(page, "#job-pick", first)
-    wait_text(page, "#job-log", r"workbench train ppdpp --env negotiation --stage sft --sft_epochs 50")
-    wait_text(page, "#job-progress", r"running, planner SFT \d+/\d+")
+    wait_text(page, "#job-log", rf"workbench train ppdpp --env negotiation {SMALL_SFT}")
+    wait_text(page, "#job-progress", r"running · planner SFT \d+% · \d+/100 · ETA \d+:\d\d")
+    job_status(page, first, r"planner SFT \d+% · \d+/100 · ETA \d+:\d\d", column=4)  # the bar's share, steps, ETA
+    shows_a_plot(page, "#job-plot", timeout=180)  # the first epoch's loss, a marked point, then a line
     shot(page, "train")
     page.locator("#cancel-job").click()
     wait_text(page, "#train-status", rf"stopping {first}")

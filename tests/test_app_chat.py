@@ -1,6 +1,7 @@
 """The app's chat session, feedback log, self-play stream and path confinement, without a browser."""
 
 import json
+import re
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_a_chat_judges_each_turn_and_undo_and_retry_restore_and_redo(session):
     assert first["role"] == "assistant" and "*strategy: " in first["content"] and "(p = 0.09)" in first["content"]  # 1 of 11
     session.send("  It is  $100. ")
     assert session.state.turns[-1].text == "It is $100."
-    assert session.verdicts() == [[1, session.state.turns[opening].strategy, "going on; deal False", "n/a",
+    assert session.verdicts() == [[1, session.state.turns[opening].strategy, "going on: no deal · reward 0.10",
                                    "template", 0.1, 0.1]]  # no LLM critic: no samples; a template agent
     before = [t.text for t in session.turns()]
     session.send("No.")
@@ -148,6 +149,71 @@ def test_uploads_are_checked_before_they_are_stored(tmp_path):
     (tmp_path / "bin.jsonl").write_bytes(b"\xff\xfe\n")
     with pytest.raises(WorkbenchError, match="not UTF-8"):
         runs.store_upload(tmp_path / "bin.jsonl", "preference")
+
+
+def test_verdicts_read_as_words_in_every_environment():
+    from apps.gui.chat import describe
+
+    llm = {"samples": 5, "parsed": 3, "unparsable": 2}
+    assert describe(Verdict(-0.1, False, False, info={"deal": False, "price": None, "dropped_votes": 0, **llm})) == \
+        "going on: no deal · reward -0.10 · 3 of 5 critic samples parsed"
+    assert describe(Verdict(0.4242, True, True, info={"deal": True, "price": 12000.0, "dropped_votes": 1,
+                                                      "samples": 5, "parsed": 5, "unparsable": 0})) == \
+        "success: deal, price 12,000 · reward 0.42 · 5 of 5 critic samples parsed · 1 of the parsed votes dropped"
+    assert describe(Verdict(-0.3, True, False, info={"deal": False, "price": None, "walked_away": True})) == \
+        "failure: no deal, walked away · reward -0.30"
+    assert describe(Verdict(0.5, True, True, info={"donation": 0.5, "samples": 2, "parsed": 0, "unparsable": 2})) \
+        == "success: donation 0.5 · reward 0.50 · 0 of 2 critic samples parsed"
+    assert describe(Verdict(0.25, False, False)) == "going on · reward 0.25"  # tutoring's critic finds nothing else
+
+
+def test_numbers_are_rounded_where_the_page_shows_them(tmp_path):
+    from apps.gui.selfplay import run_metrics
+    from apps.gui.ui import outcome_words
+    from workbench.evaluate import rounded
+
+    assert outcome_words({"success": True, "turns": 3, "deal": True, "price": 262.0, "sl": 0.13636363636363635,
+                          "walked_away": False}) == "turns 3, deal yes, price 262, sl 0.136, walked away no"
+    assert (rounded(0.13636363636363635), rounded(0.000123456), rounded(-0.1), rounded(7), rounded(None)) == \
+        (0.136, 0.000123, -0.1, 7, None)
+    config = SelfPlayConfig(env="negotiation", n=3, out=str(tmp_path / "sp"), progress=False)
+    table = dict(run_metrics(browse(list(stream_selfplay(config, load_models))[-1].run_dir, "all")))
+    assert table["episodes"] == 3 and {"SR", "AT", "return"} <= set(table)
+    assert all(v == round(v, 3) for v in table.values())
+
+
+def test_selfplay_plots_outcomes_and_returns_and_the_loss_plot_marks_every_step(tmp_path):
+    from apps.gui.selfplay import outcome_figure
+    from apps.gui.ui import metrics_figure, metrics_frame
+
+    config = SelfPlayConfig(env="negotiation", n=3, out=str(tmp_path / "sp"), progress=False)
+    snaps = list(stream_selfplay(config, load_models))
+    first = next(s for s in snaps if s.episodes)
+    bars, returns = outcome_figure(first.episodes, first.total).axes
+    labels = [t.get_text() for t in bars.get_xticklabels()]
+    assert labels[:2] == ["success", "failure"] and ("to play" in labels) == (len(first.episodes) < 3)
+    assert sum(p.get_height() for p in bars.patches) == 3 and returns.get_title() == "Episode return"
+    assert sum(p.get_height() for p in returns.patches) == len(first.episodes)
+    assert outcome_figure([]) is None and re.match(r"\d/3 episodes · model calls \d+% · \d+/\d+", first.progress.text())
+    assert snaps[-1].progress.text().startswith("episodes 100% · 3/3 · took ")
+    (line,) = metrics_figure(metrics_frame([{"step": 1, "train_loss": 2.0}])).axes[0].get_lines()
+    assert line.get_marker() == "o" and list(line.get_xdata()) == [1.0]  # one logged step is a visible point
+    assert metrics_figure(metrics_frame([])) is None
+
+
+def test_the_apps_runs_are_named_as_the_cli_names_them_and_never_nest(tmp_path):
+    runs = RunsFolder(tmp_path / "runs")
+    first = runs.new_run("", "selfplay")
+    assert first.parent == runs.root and first.name.startswith("selfplay-20")
+    config = SelfPlayConfig(env="negotiation", n=1, out=str(first), progress=False)
+    list(stream_selfplay(config, load_models))
+    second = runs.new_run("", "selfplay")
+    assert second != first and second.name.startswith("selfplay-20") and not second.exists()  # -2 within a minute
+    with pytest.raises(WorkbenchError, match=f"inside the run {first.name}"):
+        runs.new_run(f"{first.name}/app", "selfplay")
+    assert runs.new_run("mine", "selfplay") == runs.root / "mine"
+    (runs.root / "link").symlink_to(first)
+    assert runs.run_dirs() == [first.name]  # each run once, by its own path
 
 
 def test_the_live_plot_shows_loss_and_reward_series_by_step():

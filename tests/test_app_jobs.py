@@ -4,6 +4,7 @@ interrupted job resumes with ``--resume``."""
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -68,11 +69,26 @@ def test_jobs_run_one_at_a_time_and_report_progress_and_metrics(queue):
     assert queue.get(second.id).status == "queued" and queue.positions() == {second.id: 1}
     assert queue.wait(first.id, 30).status == "done"
     assert queue.wait(second.id, 30).status == "failed" and queue.get(second.id).returncode == 3
-    assert queue.progress(first.id) == ("training", 4, 4)
+    bar = queue.progress(first.id)
+    assert (bar.label, bar.done, bar.total) == ("training", 4, 4)
+    assert re.fullmatch(r"training 100% · 4/4 · took 0:0\d", bar.text())
     assert [m["loss"] for m in queue.metrics(first.id)] == [1.0, 0.5, 1 / 3, 0.25]
     assert queue.get(first.id).argv[-2:] == ["--out", str(queue.run_folder(first.id))]
     assert "training: 100%" in queue.log(first.id)
     assert [j.id for j in queue.jobs()] == [second.id, first.id]
+
+
+def test_a_tqdm_bar_reads_as_share_steps_and_eta():
+    from apps.gui.progress import Progress, clock, last_bar
+
+    log = "loading\nplanner SFT:  36%|###6      | 36/100 [00:30<01:20,  1.2it/s]\r" \
+          "planner SFT:  37%|###7      | 37/100 [00:31<01:19,  1.2it/s]"
+    assert last_bar(log) == Progress("planner SFT", 37, 100, 31.0, 79.0)
+    assert last_bar(log).text() == "planner SFT 37% · 37/100 · ETA 1:19"
+    assert last_bar("  0%|          | 0/4 [00:00<?, ?it/s]").text() == "0% · 0/4"
+    assert last_bar("no bar here") is None
+    assert Progress.estimate("episodes", 1, 4, 10.0).text() == "episodes 25% · 1/4 · ETA 0:30"
+    assert clock(3725) == "1:02:05"
 
 
 def test_cancel_stops_a_running_job_and_drops_a_queued_one(queue):

@@ -245,10 +245,11 @@ def test_the_chat_shows_unparsable_samples_and_replaced_replies_per_turn():
     session = ChatSession.start(NegotiationEnv, agent, critic, pick_case(NegotiationEnv.cases(), "", 0), seed=0)
     session.send("It is $100.")  # the agent's first reply (a prompt of 3 messages) was empty: a template line
     (row,) = session.verdicts()
-    assert row[2:] == ["going on; deal False; dropped_votes 0", "3 / 3",
+    assert row[2:] == ["going on: no deal · reward -0.10 · 0 of 3 critic samples parsed",
                        "replaced: empty agent reply -> template line", -0.1, -0.1]
-    assert chat_view(session)[2].endswith(
-        "you are the Seller. Fallbacks so far: critic unparsable 100%, replaced replies 50%, dropped votes 0%.")
+    status = chat_view(session)[2]
+    assert status.startswith("Case ") and "You are the Seller; the agent is the Buyer." in status
+    assert status.endswith("Fallbacks so far: critic unparsable 100%, replaced replies 50%, dropped votes 0%.")
 
 
 # -- PPDPP's RL records and the planner comparison -------------------------------------------------------

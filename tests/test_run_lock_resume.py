@@ -223,7 +223,7 @@ def test_sft_interrupted_after_a_checkpoint_logs_each_step_once(tmp_path, monkey
 
 # -- failed commands leave nothing behind -------------------------------------------------------
 def test_a_failed_new_run_is_removed_and_a_resumed_or_used_one_kept(tmp_path, monkeypatch, capsys):
-    import apps.selfplay as selfplay
+    import workbench.rollout as selfplay
 
     real = selfplay.rollout
 

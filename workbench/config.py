@@ -1,8 +1,9 @@
 """Dataclass configs filled from a YAML file and overridden by command-line flags.
 
 The same style as TRL's ``*Config`` classes: each option is a dataclass field with a help text,
-parsed by ``transformers.HfArgumentParser``. ``--config FILE.yaml`` sets new defaults; flags
-override them. Unknown keys and values of the wrong type fail at start with a message naming
+parsed as ``transformers.HfArgumentParser`` parses them (the same flags, see :func:`build_parser`, without
+importing transformers, which took over a second of every ``--help``). ``--config FILE.yaml`` sets new
+defaults; flags override them. Unknown keys and values of the wrong type fail at start with a message naming
 the key.
 
 A field states its allowed values in its metadata, checked by :func:`check_values` right after
@@ -15,13 +16,15 @@ parsing (before any folder is made or any model loads):
 - ``{"path": "in"}``: a file or folder the command reads (a file must be UTF-8 text, unless it has
   a binary format's suffix);
 - ``{"format": "host"}``: an IP address or a host name (no lookup).
+
+A bool field that defaults to True also gets ``--no_<name>``; its ``{"no_help": "hide the progress bar"}``
+metadata says what that flag does.
 """
 
 from __future__ import annotations
 
 import argparse
 import codecs
-import copy
 import dataclasses
 import ipaddress
 import os
@@ -36,6 +39,7 @@ from typing import Any, Iterable, Mapping, Sequence, TypeVar
 import yaml
 
 from workbench.errors import WorkbenchError
+from workbench.runs import default_out
 
 T = TypeVar("T")
 
@@ -211,34 +215,106 @@ def load_yaml(path: str | Path, config_class: type, prog: str | None = None) -> 
     return data
 
 
-def _argparse_field(field: dataclasses.Field) -> dataclasses.Field:
-    """``field`` without the :data:`RULES` metadata keys, which ``HfArgumentParser`` would hand to argparse."""
-    if not any(k in field.metadata for k in RULES):
-        return field
-    field = copy.copy(field)
-    field.metadata = types.MappingProxyType({k: v for k, v in field.metadata.items() if k not in RULES})
-    return field
+def negated_help(field: dataclasses.Field) -> str:
+    """The help of ``--no_<field>`` (a bool field that defaults to True): its ``no_help`` metadata, which says what
+    the flag does ("hide the progress bar"), else that it turns ``--<field>`` off."""
+    return field.metadata.get("no_help") or f"turn --{field.name} off"
+
+
+def out_field(kind: str, note: str = "") -> Any:
+    """The ``--out`` option of a command that writes a run: by default a new ``runs/<kind>-<date>-<time>``
+    folder (see :func:`resolve_out`); ``note`` adds what goes in it."""
+    return dataclasses.field(default=None, metadata={
+        "help": f"run directory{note}; default: a new runs/{kind}-<date>-<time>", "path": "out"})
+
+
+def resolve_out(out: str | None, resume: bool, kind: str) -> str:
+    """``--out``, or for a new run without it a new folder ``runs/<kind>-<date>-<time>`` (never another run's);
+    ``--resume`` needs ``--out``."""
+    if out is not None:
+        return out
+    if resume:
+        raise WorkbenchError("--resume needs --out (the run folder to continue)")
+    return default_out(kind)
+
+
+VERBOSE_HELP = "also show the libraries' warnings (transformers, TRL, torch, ...), which are hidden by default"
+"""Help of ``--verbose``, which every command takes (the ``workbench`` command reads it before any parser)."""
+
+
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """List (and accept) ``--verbose`` in ``parser``, as every command's parser does."""
+    parser.add_argument("--verbose", action="store_true", help=VERBOSE_HELP)
+
+
+def string_to_bool(value: str) -> bool:
+    """A bool option's value: yes/no, true/false, t/f, y/n, 1/0 (any case), as ``HfArgumentParser`` reads it."""
+    if value.lower() in ("yes", "true", "t", "y", "1"):
+        return True
+    if value.lower() in ("no", "false", "f", "n", "0"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected yes/no, true/false, t/f, y/n or 1/0, got {value!r}")
+
+
+def _add_field(parser: argparse.ArgumentParser, field: dataclasses.Field, hint: Any) -> None:
+    """``field`` as options, the way ``transformers.HfArgumentParser`` adds it (without importing transformers,
+    a second at every start): ``--name`` and ``--name-with-dashes`` plus the ``aliases`` metadata; ``X | None``
+    read as ``X``; ``list[X]`` as one or more values; a bool as ``--name [yes/no]``, and when it defaults to True
+    also ``--no_name`` (helped by :func:`negated_help`)."""
+    aliases = field.metadata.get("aliases", [])
+    names = [f"--{field.name}", *([f"--{field.name.replace('_', '-')}"] if "_" in field.name else []),
+             *([aliases] if isinstance(aliases, str) else aliases)]
+    kwargs: dict[str, Any] = {"help": (field.metadata.get("help") or "").replace("%", "%%") or None}
+    if field.default_factory is not dataclasses.MISSING:
+        kwargs["default"] = field.default_factory()
+    elif field.default is not dataclasses.MISSING:
+        kwargs["default"] = field.default
+    else:
+        kwargs["required"] = True
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in args and len(args) == 2:
+        hint = args[0] if args[1] is type(None) else args[1]
+    if hint is bool:
+        kwargs["type"] = string_to_bool
+        if field.default is not None:  # `--name` alone means yes; a bool that may be None (unset) takes a value
+            kwargs.update(nargs="?", const=True)
+    elif typing.get_origin(hint) is list:
+        kwargs.update(type=typing.get_args(hint)[0], nargs="+")
+    else:
+        kwargs["type"] = hint
+    parser.add_argument(*names, **kwargs)
+    if hint is bool and field.default is True:
+        parser.add_argument(f"--no_{field.name}", f"--no-{field.name.replace('_', '-')}", action="store_false",
+                            dest=field.name, default=argparse.SUPPRESS,  # --name holds the default
+                            help=negated_help(field).replace("%", "%%"))
+
+
+def build_parser(config_class: type, *, prog: str, description: str) -> argparse.ArgumentParser:
+    """The argument parser of ``config_class`` (one option per field, see :func:`_add_field`), with ``--config``
+    and ``--verbose``; ``--help`` shows each option's default."""
+    parser = argparse.ArgumentParser(prog=prog, description=description, allow_abbrev=False,
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    hints = typing.get_type_hints(config_class)
+    for field in dataclasses.fields(config_class):
+        if field.init:
+            _add_field(parser, field, hints[field.name])
+    parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options; flags override it")
+    add_verbose(parser)
+    return parser
 
 
 def parse_config(config_class: type[T], argv: Sequence[str], *, prog: str, description: str) -> T:
     """Parse ``argv`` (with an optional ``--config FILE.yaml``) into a ``config_class`` instance."""
-    from transformers import HfArgumentParser
-
-    class Parser(HfArgumentParser):
-        @staticmethod
-        def _parse_dataclass_field(parser: argparse.ArgumentParser, field: dataclasses.Field) -> None:
-            HfArgumentParser._parse_dataclass_field(parser, _argparse_field(field))
-
-    parser = Parser(config_class, prog=prog, description=description, allow_abbrev=False)
-    parser.add_argument("--config", metavar="FILE.yaml", help="YAML file of options; flags override it")
+    parser = build_parser(config_class, prog=prog, description=description)
     pre = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre.add_argument("--config")
     pre, _ = pre.parse_known_args(argv)
     if pre.config:
         parser.set_defaults(**load_yaml(pre.config, config_class, prog))
-    config, _, unknown = parser.parse_args_into_dataclasses(list(argv), return_remaining_strings=True)
+    namespace, unknown = parser.parse_known_args(list(argv))
     if unknown:
         raise WorkbenchError(f"unknown option {unknown[0]!r} for {prog} (see {prog} --help)")
+    config = config_class(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(config_class) if f.init})
     check_types(config)
     check_values(config)
     return config

@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from workbench.env import DialogueState, Verdict
+from workbench.env import Critic, DialogueState, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,14 @@ Parsed = Any
 PromptFn = Callable[[DialogueState], list[BaseMessage]]
 ParseFn = Callable[[str], Parsed | None]
 AggregateFn = Callable[[DialogueState, list[Parsed]], Verdict]
+
+
+def verdict_calls(critic: Critic) -> int:
+    """Model calls that judging one dialogue makes: an LLM critic's ``samples``, else 1 (a critic that wraps
+    another keeps it as ``critic``, e.g. ``SentenceRewardCritic``)."""
+    while not hasattr(critic, "samples") and hasattr(critic, "critic"):
+        critic = critic.critic
+    return getattr(critic, "samples", 1)
 
 
 class GroundTruthCritic:

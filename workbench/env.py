@@ -211,6 +211,43 @@ class DialogueEnv(ABC):
     def aggregate_verdicts(cls, state: DialogueState, parsed: list[Any]) -> Verdict:
         """Map the parsed samples to one scalar-reward verdict."""
 
+    # -- a person in the user's seat -------------------------------------------------------------
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """What the user's side knows when ``case`` starts, told to a person who plays it: "You are the
+        <user role> ...; the agent is the <agent role>." and the facts of the role. Environments say it from
+        their case fields; by default the case's short text and number fields."""
+        facts = [f"{key.replace('_', ' ')}: {value}" for key, value in case.fields.items()
+                 if isinstance(value, (str, int, float)) and not isinstance(value, bool) and len(str(value)) <= 300]
+        return f"You are the {cls.user_role}; the agent is the {cls.agent_role}. " + "; ".join(facts)
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[Any, str] | None:
+        """The critic's answer (in :meth:`parse_verdict`'s form) that the dialogue's text states beyond doubt
+        after a user turn, with the reason in words ("price agreed at $12,000"); None when the text does not
+        settle it. The rules read only the text (no hidden state, no model), so they judge a person or an LLM
+        in the user's seat. By default nothing is read."""
+        return None
+
+    @classmethod
+    def last_user_line(cls, state: DialogueState) -> str | None:
+        """The text of the dialogue's last turn when the user spoke it (what a rule reads), else None."""
+        last = state.turns[-1] if state.turns else None
+        return last.text if last is not None and last.role == cls.user_role else None
+
+    @classmethod
+    def rule_verdict(cls, state: DialogueState) -> Verdict | None:
+        """The verdict of the environment's ground-truth rules: :meth:`rule_answer` scored by
+        :meth:`aggregate_verdicts` as one unanimous critic sample, so rule and LLM critic share the reward
+        definition; ``info`` adds ``source="rule"`` and ``rule`` (the reason). None when the rules read nothing."""
+        read = cls.rule_answer(state)
+        if read is None:
+            return None
+        answer, reason = read
+        verdict = cls.aggregate_verdicts(state, [answer])
+        verdict.info.update(source="rule", rule=reason)
+        return verdict
+
     # -- hindsight simulation (RLHS) ----------------------------------------------------------
     @classmethod
     def hindsight_ratings(cls, episodes: Sequence[Episode]) -> list[dict[str, tuple[float, str]]]:

@@ -1,8 +1,11 @@
 """Episode schema, storage as HF datasets (parquet / JSONL), and conversion to TRL formats.
 
-Free-form dictionaries (``Case.fields``, ``Turn.info``, ``Episode.outcome``...) are stored as
-JSON strings, so that every environment shares one Arrow schema; ``SCHEMA_VERSION`` is written
-into every row and checked on load.
+An episode file holds one row per episode (:meth:`Episode.to_row`). In JSON lines (``episodes.jsonl``)
+every field is plain JSON, free-form dictionaries (``Case.fields``, ``Turn.info``, ``Episode.outcome``,
+``Episode.provenance``...) included, so ``jq '.outcome'`` or ``pandas.read_json(..., lines=True)`` read
+them as objects. Arrow (parquet, :func:`to_dataset`) needs one schema for every environment, so there
+those dictionaries are JSON text (:meth:`Episode.to_arrow_row`). ``SCHEMA_VERSION`` is written into every
+row and checked on load; version 1 rows (free-form dictionaries as JSON text in JSON lines too) still load.
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ from typing import Any, Iterable, Iterator, Sequence
 from workbench.data import read_jsonl
 from workbench.errors import WorkbenchError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)  # 1: free-form dictionaries as JSON text in JSON lines as well
 
 
 @dataclass
@@ -66,44 +70,55 @@ class Episode:
         """The undiscounted return from turn ``index`` on (the rewards of ``turns[index:]``)."""
         return float(sum(t.reward or 0.0 for t in self.turns[index:]))
 
-    # -- flat rows ---------------------------------------------------------------------
+    # -- rows ------------------------------------------------------------------------------
     def to_row(self) -> dict[str, Any]:
-        return {
-            "schema_version": SCHEMA_VERSION,
-            "id": self.id,
-            "env": self.env,
-            "case": json.dumps(asdict(self.case)),
-            "turns": [
-                {"role": t.role, "text": t.text, "strategy": t.strategy, "reward": t.reward,
-                 "info": json.dumps(t.info)}
-                for t in self.turns
-            ],
-            "outcome": json.dumps(self.outcome),
-            "success": self.success,
-            "num_turns": len(self.turns),
-            "total_reward": self.total_reward,
-            "provenance": json.dumps(self.provenance),
-        }
+        """The episode as one JSON-ready row (a line of ``episodes.jsonl``), nested objects throughout, with
+        the derived ``success``, ``num_turns`` and ``total_reward`` for tools that read the file directly."""
+        return {"schema_version": SCHEMA_VERSION, **asdict(self), "success": self.success,
+                "num_turns": len(self.turns), "total_reward": self.total_reward}
+
+    def to_arrow_row(self) -> dict[str, Any]:
+        """:meth:`to_row` with the free-form dictionaries (the case's ``fields`` and ``hidden``, each turn's
+        ``info``, ``outcome``, ``provenance``) as JSON text: one Arrow schema for every environment."""
+        row = self.to_row()
+        row["case"] = {**row["case"], "fields": json.dumps(self.case.fields), "hidden": json.dumps(self.case.hidden)}
+        row["turns"] = [{**t, "info": json.dumps(t["info"])} for t in row["turns"]]
+        row["outcome"], row["provenance"] = json.dumps(self.outcome), json.dumps(self.provenance)
+        return row
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> "Episode":
+        """The episode of a row from :meth:`to_row`, :meth:`to_arrow_row` or an older schema version."""
         version = row.get("schema_version")
-        if version != SCHEMA_VERSION:
-            raise WorkbenchError(f"episode {row.get('id')!r} has schema version {version}, expected {SCHEMA_VERSION}")
+        if version not in READABLE_VERSIONS:
+            raise WorkbenchError(f"episode {row.get('id')!r} has schema version {version}, expected "
+                                 f"{' or '.join(map(str, READABLE_VERSIONS))}")
+        case = _object(row["case"], "case")
         return cls(
-            id=row["id"], env=row["env"], case=Case(**json.loads(row["case"])),
-            turns=[Turn(role=t["role"], text=t["text"], strategy=t["strategy"], reward=t["reward"],
-                        info=json.loads(t["info"])) for t in row["turns"]],
-            outcome=json.loads(row["outcome"]), provenance=json.loads(row["provenance"]),
+            id=row["id"], env=row["env"],
+            case=Case(id=case["id"], env=case["env"], fields=_object(case["fields"], "case fields"),
+                      hidden=_object(case.get("hidden", {}), "case hidden")),
+            turns=[Turn(role=t["role"], text=t["text"], strategy=t.get("strategy"), reward=t.get("reward"),
+                        info=_object(t.get("info", {}), "turn info")) for t in row["turns"]],
+            outcome=_object(row["outcome"], "outcome"), provenance=_object(row["provenance"], "provenance"),
         )
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """A free-form dictionary of a row: a JSON object, or JSON text of one (Arrow rows, schema version 1)."""
+    decoded = json.loads(value) if isinstance(value, str) else value
+    if not isinstance(decoded, dict):
+        raise WorkbenchError(f"{what} is not a JSON object")
+    return decoded
 
 
 # -- storage -----------------------------------------------------------------------------
 def to_dataset(episodes: Sequence[Episode]):
-    """Episodes as a ``datasets.Dataset`` (one row per episode)."""
+    """Episodes as a ``datasets.Dataset``, one :meth:`Episode.to_arrow_row` per episode (free-form
+    dictionaries as JSON text; :meth:`Episode.from_row` reads its rows back)."""
     from datasets import Dataset
 
-    return Dataset.from_list([e.to_row() for e in episodes])
+    return Dataset.from_list([e.to_arrow_row() for e in episodes])
 
 
 def save_episodes(episodes: Sequence[Episode], path: str | Path) -> Path:
@@ -143,8 +158,14 @@ def _read_file(path: Path) -> Iterator[Episode]:
         for row in Dataset.from_parquet(str(path)):
             yield Episode.from_row(row)
         return
-    for _, row in read_jsonl(path):
-        yield Episode.from_row(row)
+    for lineno, row in read_jsonl(path):
+        try:
+            episode = Episode.from_row(row)
+        except WorkbenchError as error:
+            raise WorkbenchError(f"{path}:{lineno}: {error}") from None
+        except (KeyError, TypeError, ValueError) as error:  # a missing field, a wrong type, bad JSON text
+            raise WorkbenchError(f"{path}:{lineno}: not an episode row ({type(error).__name__}: {error})") from None
+        yield episode
 
 
 # -- TRL formats ---------------------------------------------------------------------------

@@ -104,6 +104,18 @@ def fallback_legend(columns: Iterable[str]) -> str:
     return "\n".join(f"- {name}: {meaning}" for name, meaning in FALLBACK_RATES.items() if name in present)
 
 
+def rounded(value: Any, digits: int = 3) -> Any:
+    """A number as a page or a table shows it: a float to ``digits`` decimals (0.13636 -> 0.136), or to ``digits``
+    significant digits when it would round to zero (0.000123 stays 0.000123); anything else as it is."""
+    if not isinstance(value, float) or value != value or abs(value) == float("inf"):
+        return value
+    if value == 0:
+        return 0.0  # not -0.0
+    if abs(value) >= 10 ** -digits:
+        return round(value, digits)
+    return float(f"{value:.{digits}g}")
+
+
 def _cell(value: float | None) -> str:
     if value is None:
         return "n/a"
@@ -172,23 +184,32 @@ def _save_figure(fig, path: str | Path) -> Path:
     return path
 
 
+def plot_returns(ax: Any, episodes: Sequence[Episode], bins: int = 20) -> None:
+    """A histogram of the episodes' returns (sums of critic rewards) on the matplotlib axes ``ax``, successes and
+    failures stacked in their colours."""
+    returns = [round(e.total_reward, 6) for e in episodes]
+    low, high = min(returns), max(returns)
+    edges = [low + (high - low) * i / bins for i in range(bins + 1)] if high > low else [low - 0.5, high + 0.5]
+    groups = [([r for r, e in zip(returns, episodes) if e.success == ok], colour, "success" if ok else "failure")
+              for ok, colour in ((True, "tab:green"), (False, "tab:red"))]
+    ax.hist([g[0] for g in groups], bins=edges, stacked=True, color=[g[1] for g in groups],
+            label=[f"{g[2]} ({len(g[0])})" for g in groups])
+    ax.set(title="Episode return", xlabel="sum of critic rewards", ylabel="episodes")
+    ax.legend()
+
+
 def plot_outcomes(episodes: Sequence[Episode], agent_role: str, path: str | Path, title: str) -> Path:
     """Three panels: returns of successes and failures, dialogue lengths, and how often each
     strategy was played in successful and failed episodes."""
     plt = _pyplot()
     fig, (ax_ret, ax_len, ax_str) = plt.subplots(1, 3, figsize=(15, 4.2))
-    returns = [round(e.total_reward, 6) for e in episodes]
-    low, high = min(returns), max(returns)
-    return_bins = [low + (high - low) * i / 20 for i in range(21)] if high > low else [low - 0.5, high + 0.5]
+    plot_returns(ax_ret, episodes)
     length_bins = [b - 0.5 for b in range(max(int(e.outcome.get("turns", 0)) for e in episodes) + 2)]
     for success, colour in ((True, "tab:green"), (False, "tab:red")):
         group = [e for e in episodes if e.success == success]
         label = f"{'success' if success else 'failure'} ({len(group)})"
-        ax_ret.hist([round(e.total_reward, 6) for e in group], bins=return_bins, alpha=0.6, color=colour, label=label)
         ax_len.hist([e.outcome.get("turns", 0) for e in group], bins=length_bins, alpha=0.6, color=colour, label=label)
-    ax_ret.set(title="Episode return", xlabel="sum of critic rewards", ylabel="episodes")
     ax_len.set(title="Dialogue length", xlabel="agent turns", ylabel="episodes")
-    ax_ret.legend()
     ax_len.legend()
     counts = {ok: Counter(t.strategy for e in episodes if e.success == ok for t in e.turns
                           if t.role == agent_role and t.strategy) for ok in (True, False)}

@@ -2,7 +2,7 @@
 
 A :class:`Method` names its options (a dataclass config, parsed like every other command's) and
 its run function by import path, so listing the methods (``workbench train --help``, the app's
-Train tab, the README check) imports nothing heavy. Methods are found through the
+Train tab, the docs check) imports nothing heavy. Methods are found through the
 ``workbench.methods`` entry-point group (each entry names a ``Method`` or a sequence of them;
 ``pyproject.toml`` registers the workbench's own, and third-party packages can add theirs) and
 through :func:`register` at run time. Adding a method is one package under ``agents/`` plus one

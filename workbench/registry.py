@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import importlib
 from importlib.metadata import entry_points
+from typing import TYPE_CHECKING
 
-from langchain_core.language_models import BaseChatModel
-
-from workbench.critics import GroundTruthCritic, LLMCritic
-from workbench.env import Critic, DialogueEnv, UserSimulator
 from workbench.errors import WorkbenchError
-from workbench.roleplay import LLMUserSimulator
+
+if TYPE_CHECKING:  # the CLI reads CRITICS for --help without loading LangChain
+    from langchain_core.language_models import BaseChatModel
+
+    from workbench.env import Critic, DialogueEnv, UserSimulator
 
 _EXTRA: dict[str, str] = {}
 CRITICS = ("auto", "ground-truth", "llm")
@@ -49,6 +50,8 @@ def make_simulator(env: type[DialogueEnv], name: str, model: BaseChatModel | Non
         return env.scripted_simulator()
     if model is None:
         raise WorkbenchError(f"the {name!r} simulator needs a model (--sim-model)")
+    from workbench.roleplay import LLMUserSimulator
+
     return LLMUserSimulator(model, env.user_prompt)
 
 
@@ -59,6 +62,8 @@ def make_critic(env: type[DialogueEnv], kind: str, simulator: str, model: BaseCh
         raise WorkbenchError(f"unknown critic {kind!r} (known: {', '.join(CRITICS)})")
     if kind == "auto":
         kind = "ground-truth" if simulator == "scripted" else "llm"
+    from workbench.critics import GroundTruthCritic, LLMCritic
+
     if kind == "ground-truth":
         if simulator != "scripted":
             raise WorkbenchError("the ground-truth critic needs the scripted simulator's hidden state")

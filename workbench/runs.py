@@ -21,6 +21,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -36,6 +37,17 @@ EPISODES = "episodes/episodes.jsonl"
 METRICS = "metrics.jsonl"
 LOCK = ".lock"
 PARTIAL = ".partial"  # the suffix of temporary files and folders (see :func:`_temporary_name`)
+
+
+def default_out(kind: str, root: str | Path = "runs") -> str:
+    """A new run folder for a command run without ``--out``: ``runs/<kind>-YYYY-MM-DD-HHMM`` (local time),
+    with ``-2``, ``-3``, ... when that name is taken, so that no command writes into another run's folder."""
+    stem = Path(root) / f"{kind}-{time.strftime('%Y-%m-%d-%H%M')}"
+    path, n = stem, 1
+    while path.exists():
+        n += 1
+        path = stem.with_name(f"{stem.name}-{n}")
+    return str(path)
 
 
 def _temporary_name(path: Path) -> Path:
@@ -185,7 +197,8 @@ class Run:
                              if k not in resumable_changes and old.get(k) != config.get(k))
             if changed:
                 raise WorkbenchError(f"cannot resume {self.path}: config differs in {', '.join(changed)}")
-        elif self.path.is_dir() and any(p.name != LOCK and not p.name.endswith(PARTIAL) for p in self.path.iterdir()):
+        elif self.path.is_dir() and any(p.name not in (LOCK, CONFIG) and not p.name.endswith(PARTIAL)
+                                        for p in self.path.iterdir()):  # a config written since: checked under the lock
             raise WorkbenchError(f"{self.path} exists and is not a run directory; choose another --out")
 
     def close(self, *, failed: bool = False) -> None:
@@ -220,6 +233,7 @@ class Run:
 
     # -- episodes --------------------------------------------------------------------------
     def append_episodes(self, episodes: Iterable[Episode]) -> None:
+        """Append episodes to ``episodes/episodes.jsonl``, one :meth:`Episode.to_row` line each (nested JSON)."""
         append_lines(self.path / EPISODES, (e.to_row() for e in episodes))
 
     def keep_episodes(self, keep: Callable[[Episode], bool]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 DEFAULT_LIBRARY = "runs/adapters"
+COMBINATIONS = ("routed", "cat")
+"""How ``workbench feedback combine`` stores several adapters as one (``AdapterLibrary.combine``'s kinds)."""
 MAX_FEEDBACK_CHARS = 500
 
 

@@ -20,11 +20,10 @@ import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from tqdm.auto import tqdm
-
 from agents.c3po.checks import Check, adherence
 from agents.c3po.generate import FeedbackData, baselines
 from agents.c3po.writer import few_shot, respond_batch
+from workbench.progress import Meter
 
 log = logging.getLogger(__name__)
 
@@ -118,13 +117,39 @@ def evaluate(model: Any, data: FeedbackData, methods: dict[str, dict[str, Any]],
         return {scope: baselines(model, prompts, max_tokens, note, **call) if prompts else []
                 for scope, prompts in held.items()}
 
-    base = answer({"adapter": None})
-    rows = {}
-    for method, call in tqdm(methods.items(), desc="evaluating", unit="method"):
-        replies = base if call == {"adapter": None} else answer(call)
-        s_in = _mean(score(base["in"], replies["in"], data.checks, judge, change=False))
-        near = score(base["near"], replies["near"], data.checks, judge, change=True)
-        out = score(base["out"], replies["out"], data.checks, judge, change=True)
-        changed = _mean([float(b != r) for s in ("near", "out") for b, r in zip(base[s], replies[s])])
-        rows[method] = Scores(s_in, _mean(near + out), _mean(near), _mean(out), changed).row()
+    def judge_calls(replies: dict[str, list[str]]) -> int:
+        """The judge's samples for these replies (only those that differ from the base model's are judged,
+        near- and out-of-scope ones both ways)."""
+        if data.checks or judge is None:
+            return 0
+        differs = {scope: sum(b != r for b, r in zip(base[scope], replies[scope])) for scope in held}
+        return judge.samples * (differs["in"] + 2 * (differs["near"] + differs["out"]))
+
+    per_method = sum(map(len, held.values()))
+    others = [method for method, call in methods.items() if call != {"adapter": None}]
+    # at most: every reply differs from the base model's and is judged
+    judged = 0 if data.checks or judge is None else judge.samples * (
+        len(held["in"]) + 2 * (len(held["near"]) + len(held["out"])))
+    with Meter(per_method + len(others) * (per_method + judged), desc="evaluating", unit="call") as meter:
+        meter.describe("base model")
+        with meter.calls(per_method):
+            base = answer({"adapter": None})
+        rows = {}
+        for method, call in methods.items():
+            meter.describe(method)
+            if call == {"adapter": None}:
+                replies = base
+            else:
+                with meter.calls(per_method):
+                    replies = answer(call)
+                others.remove(method)
+            calls = judge_calls(replies)
+            meter.plan(meter.done + calls + len(others) * (per_method + judged))
+            with meter.calls(calls):
+                s_in = _mean(score(base["in"], replies["in"], data.checks, judge, change=False))
+                near = score(base["near"], replies["near"], data.checks, judge, change=True)
+                out = score(base["out"], replies["out"], data.checks, judge, change=True)
+            changed = _mean([float(b != r) for s in ("near", "out") for b, r in zip(base[s], replies[s])])
+            rows[method] = Scores(s_in, _mean(near + out), _mean(near), _mean(out), changed).row()
+        meter.describe("done")
     return rows

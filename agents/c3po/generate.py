@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from tqdm.auto import tqdm
-
 from agents.c3po.checks import Check, adherence, parse_check, repair
 from agents.c3po.config import FeedbackConfig
 from agents.c3po.prompts import TOPICS, Prompt, env_prompts, request_prompt, write_requests
@@ -33,6 +31,7 @@ from agents.c3po.writer import few_shot, respond_batch, write_lines
 from workbench.errors import WorkbenchError
 from workbench.llm.embedded import SentenceEncoder
 from workbench.llm.local import format_transcript
+from workbench.progress import Meter
 from workbench.runs import atomic_write
 
 log = logging.getLogger(__name__)
@@ -211,23 +210,30 @@ def build_data(feedback: str, checks: list[Check], config: FeedbackConfig, *, wr
     from workbench.registry import env_names
 
     rng = random.Random(config.seed)
-    with tqdm(total=6, desc="feedback data", unit="stage") as bar:
-
-        def stage(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update()
-
-        categories, near, dropped_categories = scope_descriptions(writer, feedback, config)
-        stage("categories")
-        candidates, dropped_requests = prompt_pool(writer, config.envs or env_names(), pool_cache)
-        stage("prompt pool")
-        for texts, prefix in ((categories, "in:"), (near, "near:")):
-            written, dropped = written_prompts(writer, texts, config.written_prompts, prefix)
-            candidates, dropped_requests = candidates + written, dropped_requests + dropped
-        stage("written prompts")
+    proposals = (0 if config.scope_hint else config.categories) + (0 if config.near_hint else config.categories)
+    pool = 0 if pool_cache and pool_cache.is_file() else 2 * len(TOPICS)
+    # at most: the condition clause and every proposal kept, every scope filled, every revision asked for
+    scopes = len(config.scope_hint) if config.scope_hint else config.categories + 1
+    scopes += len(config.near_hint) if config.near_hint else config.categories
+    replies = len(SCOPES) * (config.train_prompts + config.eval_prompts) + config.train_prompts * config.revisions
+    planned = proposals + pool + scopes * config.written_prompts + replies
+    with Meter(planned, desc="feedback data", unit="call") as meter:
+        meter.describe("categories")
+        with meter.calls(proposals):
+            categories, near, dropped_categories = scope_descriptions(writer, feedback, config)
+        written_calls = (len(categories) + len(near)) * config.written_prompts
+        meter.plan(meter.done + pool + written_calls + replies)
+        meter.describe("prompt pool")
+        with meter.calls(pool):
+            candidates, dropped_requests = prompt_pool(writer, config.envs or env_names(), pool_cache)
+        meter.describe("written prompts")
+        with meter.calls(written_calls):
+            for texts, prefix in ((categories, "in:"), (near, "near:")):
+                written, dropped = written_prompts(writer, texts, config.written_prompts, prefix)
+                candidates, dropped_requests = candidates + written, dropped_requests + dropped
+        meter.describe("scopes")
         counts = assign_scopes(candidates, encoder or SentenceEncoder(config.encoder), categories, near,
                                threshold_in=config.threshold_in, threshold_out=config.threshold_out)
-        stage("scopes")
         data = FeedbackData(feedback, checks, categories, near, stats={
             "candidates": dict(counts), "dropped": {"categories": dropped_categories, "requests": dropped_requests}})
         for scope in SCOPES:
@@ -241,12 +247,18 @@ def build_data(feedback: str, checks: list[Check], config: FeedbackConfig, *, wr
                 f"{len(data.splits['eval_in'])} held out (held-out prompts come from other dialogues than training "
                 "ones): give --scope_hint texts that describe where the feedback applies, or lower --threshold_in")
         every = [e for name in SPLITS for e in data.splits[name]]
-        for e, reply in zip(every, baselines(model, [e.prompt for e in every], config.max_new_tokens, adapter=None)):
-            e.baseline = reply
-        stage("baselines")
-        data.stats["revisions"] = revise(writer, feedback, checks, data.splits["train_in"], config.revisions,
-                                         config.max_new_tokens)
-        stage("revisions")
+        revisions = len(data.splits["train_in"]) * config.revisions
+        meter.plan(meter.done + len(every) + revisions)
+        meter.describe("baselines")
+        with meter.calls(len(every)):
+            for e, reply in zip(every, baselines(model, [e.prompt for e in every], config.max_new_tokens,
+                                                 adapter=None)):
+                e.baseline = reply
+        meter.describe("revisions")
+        with meter.calls(revisions):
+            data.stats["revisions"] = revise(writer, feedback, checks, data.splits["train_in"], config.revisions,
+                                             config.max_new_tokens)
+        meter.describe("done")
     data.splits["train_in"] = [e for e in data.splits["train_in"] if e.revised]
     if not data.splits["train_in"]:
         raise WorkbenchError("no revision of the in-scope replies followed the feedback (and the rule could not "

@@ -25,7 +25,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from agents.c3po.config import FeedbackConfig
+from agents.c3po.config import COMBINATIONS, FeedbackConfig
 from agents.c3po.scope import Scope, ScopeRouter
 from workbench.errors import WorkbenchError
 from workbench.runs import CONFIG, Run, atomic_dir, atomic_write
@@ -34,8 +34,6 @@ INFO = "adapter.json"
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 ENABLED = "enabled"
 """Name of the combination of every enabled adapter when more than one is enabled."""
-KINDS = ("routed", "cat")
-"""How ``combine`` joins adapters (module docstring)."""
 
 
 def slug(text: str, words: int = 6) -> str:
@@ -176,8 +174,8 @@ class AdapterLibrary:
                 kind: str = "routed") -> Path:
         """Store the combination of ``names`` (``kind``: module docstring) as a new adapter ``new``; ``model``
         (the sources' ``LocalChatModel``) is only needed for ``cat``."""
-        if kind not in KINDS:
-            raise WorkbenchError(f"unknown combination kind {kind!r} (known: {', '.join(KINDS)})")
+        if kind not in COMBINATIONS:
+            raise WorkbenchError(f"unknown combination kind {kind!r} (known: {', '.join(COMBINATIONS)})")
         if len(names) < 2:
             raise WorkbenchError("combine needs at least two adapters")
         if kind == "routed" and weights:

@@ -12,17 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from agents.offline_rl.preferences import strategy_pairs, train_planner_dpo
-from agents.offline_rl.train import feature_cache, precompute_features, train_weighted
-from agents.offline_rl.weights import METHODS, weighted_examples
-from agents.ppdpp.planner import POOLING, StrategyPlanner
-from workbench.episodes import load_episodes
+from agents.offline_rl.weights import METHODS
+from agents.ppdpp.config import POOLING
+from workbench.config import out_field, resolve_out
 from workbench.errors import WorkbenchError
-from workbench.evaluate import format_table, plot_lines
-from workbench.llm.embedded import encoder_path
-from workbench.registry import env_class
-from workbench.runs import Run
+
+if TYPE_CHECKING:  # OfflineRLConfig stays importable (for --help) without torch
+    from workbench.runs import Run
 
 SUBSETS = ("all", "original")
 FEEDBACK = ("immediate", "partial", "oracle")
@@ -31,8 +29,9 @@ FEEDBACK = ("immediate", "partial", "oracle")
 @dataclass
 class OfflineRLConfig:
     env: str = field(default="persuasion", metadata={"help": "environment the planner plays (its strategy set)"})
-    data: str = field(default="runs/hindsight", metadata={
-        "help": "run directory (or episode file) to learn from", "path": "in"})
+    data: str | None = field(default=None, metadata={
+        "help": "run directory (or episode file) to learn from, e.g. of `workbench hindsight regenerate`",
+        "path": "in"})
     method: str = field(default="awr", metadata={
         "help": "bc (behaviour cloning), fbc (filtered BC: dialogues at or above the --quantile of returns), awr "
                 "(advantage-weighted regression with Monte-Carlo advantages from hindsight branches) or dpo (on the "
@@ -58,21 +57,36 @@ class OfflineRLConfig:
     pooling: str = field(default="mean", metadata={"help": "mean or cls", "choices": POOLING})
     freeze_encoder: bool = field(default=True, metadata={
         "help": "train only the planner's head on the frozen encoder's features, which are kept in "
-                "<data>/features/ for the next run on the same data (fast on a CPU)"})
+                "<data>/features/ for the next run on the same data (fast on a CPU)",
+        "no_help": "train the encoder too (slow on a CPU)"})
     seed: int = field(default=0, metadata={"help": "random seed"})
-    out: str = field(default="runs/offline-rl", metadata={"help": "run directory", "path": "out"})
+    out: str | None = out_field("offline-rl")
     resume: bool = field(default=False, metadata={"help": "replace an earlier run's planner in --out"})
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar", "no_help": "hide the progress bar"})
 
 
 def run_offline_rl(config: OfflineRLConfig) -> tuple[Run, str]:
     """Train the planner into ``<out>/planner``; return the run and its summary."""
+    from agents.offline_rl.preferences import strategy_pairs, train_planner_dpo
+    from agents.offline_rl.train import feature_cache, precompute_features, train_weighted
+    from agents.offline_rl.weights import weighted_examples
+    from agents.ppdpp.planner import StrategyPlanner
+    from workbench.episodes import load_episodes
+    from workbench.evaluate import format_table, plot_lines
+    from workbench.llm.embedded import encoder_path
+    from workbench.registry import env_class
+    from workbench.runs import Run
+
     cls = env_class(config.env)
     for key, allowed in (("method", (*METHODS, "dpo")), ("subset", SUBSETS), ("feedback", FEEDBACK)):
         if getattr(config, key) not in allowed:
             raise WorkbenchError(f"unknown --{key} {getattr(config, key)!r} (use {', '.join(allowed)})")
     if config.steps < 1 or config.batch_size < 1:
         raise WorkbenchError("--steps and --batch_size must be positive")
+    if config.data is None:
+        raise WorkbenchError("offline-rl needs --data: a run directory of episodes (e.g. of `workbench hindsight "
+                             "regenerate`)")
+    config.out = resolve_out(config.out, config.resume, "offline-rl")
     encoder_path(config.encoder)
     source = Path(config.data)
     episodes = load_episodes(source / "episodes" if (source / "episodes").is_dir() else source)

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
+from agents.ppdpp.config import POOLING
 from workbench.env import DialogueEnv, DialogueState, Strategy
 from workbench.errors import WorkbenchError
 from workbench.llm.embedded import load_encoder, runtime_dtype
@@ -28,7 +29,6 @@ from workbench.runs import atomic_dir
 from .standardise import FeatureStandardiser
 
 PLANNER_FILE = "planner.json"
-POOLING = ("mean", "cls")
 HEAD_FILE = "head.pt"
 STANDARDISE_FILE = "standardise.pt"
 

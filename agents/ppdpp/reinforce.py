@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import random
+import time
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
@@ -30,6 +31,7 @@ from workbench.env import Agent, DialogueEnv
 from workbench.episodes import Case, Episode, format_history
 from workbench.errors import WorkbenchError
 from workbench.evaluate import fallback_rates
+from workbench.progress import Progress
 from workbench.rollout import rollout
 from workbench.runs import Run, atomic_dir, settled_dir
 
@@ -124,7 +126,9 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
     standardisation before the update (:mod:`agents.ppdpp.standardise`). Episodes and
     per-update metrics (with the batch's fallback rates, ``workbench.evaluate.fallback_rates``) go to
     ``run``; the planner and optimizer are checkpointed every ``save_every`` updates and a rerun resumes
-    there."""
+    there. The bar counts updates in fractions (self-play's share of the model calls planned, then the
+    learning steps done, in proportion to the time each took in the last update), so that it moves, and
+    gives an ETA, within an update."""
     check_rl_options(normalise, update)
     if episodes < 1 or batch_size < 1 or save_every < 1:
         raise WorkbenchError("episodes, batch_size and save_every must be at least 1")
@@ -142,25 +146,40 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
     schedule = [rng.choice(pool) for _ in range(updates * batch_size)]  # the cases, drawn once
     planner.eval()  # no dropout: the update's log-probabilities are those the rollout sampled from
     records = []
-    with tqdm(total=updates, initial=start, desc=f"PPDPP RL ({env.name})", unit="update", disable=not progress) as bar:
+    scores, split = "", 0.5  # split: the share of an update's time spent playing, measured on each update
+    with tqdm(total=updates, initial=start, desc=f"PPDPP RL ({env.name})", unit="update", disable=not progress,
+              smoothing=0, miniters=0,
+              bar_format="{l_bar}{bar}| {n:.2f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]") as bar:
+
+        def show(n: float, note: str) -> None:
+            bar.set_postfix_str(", ".join(part for part in (scores, note) if part), refresh=False)
+            bar.update(max(0.0, n - bar.n))
+
         for u in range(start, updates):
+
+            def playing(reading: Progress, u: int = u) -> None:
+                show(u + split * reading.done / max(reading.total, 1), reading.note)
+
+            began = time.monotonic()
             batch = rollout(env, agent, schedule, n=(u + 1) * batch_size, skip=range(u * batch_size), seed=seed,
                             batch_size=batch_size, run=run, provenance={**(provenance or {}), "update": u},
-                            progress=False)
+                            progress=False, on_progress=playing if progress else None)
+            played = time.monotonic()
             if standardise_features:
                 _observe_features(planner, batch, env.agent_role)
             losses = []
-            for group in ([e] for e in batch) if update == "episode" else [batch]:
+            groups = [[e] for e in batch] if update == "episode" else [batch]
+            for g, group in enumerate(groups, 1):
                 loss = reinforce_loss(planner, group, env.agent_role, gamma=gamma, normalise=normalise,
                                       entropy_coef=entropy_coef, value=value)
-                if loss is None:
-                    continue
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
-                                               max_grad_norm)
-                optimizer.step()
-                losses.append(loss.item())
+                if loss is not None:
+                    optimizer.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_([p for group in optimizer.param_groups for p in group["params"]],
+                                                   max_grad_norm)
+                    optimizer.step()
+                    losses.append(loss.item())
+                show(u + split + (1 - split) * g / len(groups), "learning")
             planner.forget_features()
             record = {"event": "rl", "update": u + 1, "episodes": (u + 1) * batch_size, **env.metrics(batch),
                       "return": sum(e.total_reward for e in batch) / len(batch),
@@ -169,8 +188,9 @@ def train_rl(planner: StrategyPlanner, env: DialogueEnv, agent: Agent, cases: Se
             records.append(record)
             if (u + 1) % save_every == 0 or u + 1 == updates:
                 _save(checkpoint, planner, optimizer, value, u + 1)
-            bar.update()
-            bar.set_postfix(SR=f"{record['SR']:.2f}", ret=f"{record['return']:.2f}")
+            split = (played - began) / max(time.monotonic() - began, 1e-9)
+            scores = f"SR={record['SR']:.2f}, ret={record['return']:.2f}"
+            show(u + 1, "")
     return records
 
 

@@ -17,17 +17,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from apps.chat import UnjudgedCritic
-from workbench.env import Agent, DialogueEnv, DialogueState
+from workbench.env import Agent, DialogueEnv, DialogueState, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
-from workbench.evaluate import fallback_rates
+from workbench.evaluate import fallback_rates, rounded
 from workbench.runs import Run, append_lines, atomic_write
 from workbench.training.episodic import dialogue_messages
 from workbench.training.preferences import feedback_rows
 
 FEEDBACK = "app-feedback"
 CHATS = "app-chats"
+
+
+class Unjudged:
+    """The critic of a chat without one: every turn goes on, unjudged, with no reward."""
+
+    def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
+        return [Verdict(reward=0.0, done=False, success=False, info={"judged": False}) for _ in states]
 
 
 class PersonTurns:
@@ -66,7 +72,7 @@ class ChatSession:
     def start(cls, env_cls: type[DialogueEnv], agent: Agent, critic: Any, case: Case, *, seed: int,
               max_turns: int | None = None, specs: dict[str, Any] | None = None) -> ChatSession:
         """A new dialogue on ``case``; the agent makes its first move (``critic`` None: turns are not judged)."""
-        env = env_cls(PersonTurns(), critic or UnjudgedCritic(), max_turns=max_turns)
+        env = env_cls(PersonTurns(), critic or Unjudged(), max_turns=max_turns)
         session = cls(env=env, agent=agent, case=case, seed=seed, judged=critic is not None, specs=dict(specs or {}))
         session.state = env.begin(case, seed)
         session.pending = session._agent_turn()
@@ -142,19 +148,17 @@ class ChatSession:
         return out
 
     def verdicts(self) -> list[list[Any]]:
-        """One row per judged user turn: turn, the agent's strategy, the critic's verdict, its unparsable
-        samples ("u / n"; n/a without an LLM critic), where the agent's reply came from (model, template,
-        or the fallback that replaced an empty model reply), reward, running reward."""
+        """One row per judged user turn: turn, the agent's strategy, the critic's verdict in words
+        (:func:`describe`), where the agent's reply came from (model, template, or the fallback that replaced an
+        empty model reply), reward, running reward."""
         rows, total = [], 0.0
         agent_turns = [t for t in self.state.turns[self.state.opening:] if t.role == self.state.agent_role]
         for n, (turn, verdict) in enumerate(zip(agent_turns, self.state.verdicts), 1):
             total += verdict.reward
-            samples = verdict.info.get("samples")
-            unparsable = f"{verdict.info['unparsable']} / {samples}" if samples else "n/a"
             reply = (f"replaced: {turn.info['fallback']}" if "fallback" in turn.info else
                      "model" if turn.info.get("generated") else "template")
-            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged", unparsable,
-                         reply, round(verdict.reward, 3), round(total, 3)])
+            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged", reply,
+                         rounded(verdict.reward), rounded(total)])
         return rows
 
     def fallback_rates(self) -> dict[str, float]:
@@ -195,16 +199,37 @@ class ChatSession:
         return record
 
 
-_NOT_DESCRIBED = ("judged", "samples", "parsed", "unparsable")
-"""Verdict facts :func:`describe` leaves out: whether a critic judged, and the sample counts (their own column)."""
+COUNTS = ("judged", "samples", "parsed", "unparsable", "dropped_votes", "source", "rule")
+"""Verdict facts :func:`describe` says in its own words (the critic's sample counts) or leaves out (where the verdict
+came from), rather than as findings."""
 
 
-def describe(verdict: Any) -> str:
-    """A verdict in a few words: whether the dialogue ended, how, and the critic's scalar findings."""
-    state = ("ended: success" if verdict.success else "ended: failure") if verdict.done else "going on"
-    facts = [f"{k} {v}" for k, v in verdict.info.items()
-             if isinstance(v, (int, float, str)) and k not in _NOT_DESCRIBED]
-    return "; ".join([state, *facts])
+def describe(verdict: Verdict) -> str:
+    """A verdict in words, for any environment: the dialogue's state (going on, success, failure) with the critic's
+    findings (``info``: a true switch by its name, a false one as "no <name>", a number rounded), the reward and,
+    from an LLM critic, how many of its samples parsed and how many votes were dropped, e.g. "going on: no deal ·
+    reward -0.10 · 3 of 5 critic samples parsed" or "success: deal, price 12,000 · reward 0.42 · 5 of 5 critic
+    samples parsed"."""
+    state = ("success" if verdict.success else "failure") if verdict.done else "going on"
+    findings = [finding(key, value) for key, value in verdict.info.items() if key not in COUNTS and value is not None]
+    parts = [f"{state}: {', '.join(findings)}" if findings else state, f"reward {verdict.reward:.2f}"]
+    info = verdict.info
+    if info.get("samples"):
+        parts.append(f"{info.get('parsed', 0)} of {info['samples']} critic samples parsed")
+    if info.get("dropped_votes"):
+        parts.append(f"{info['dropped_votes']} of the parsed votes dropped")
+    return " · ".join(parts)
+
+
+def finding(key: str, value: Any) -> str:
+    """One critic finding in words: ``deal`` True -> "deal", False -> "no deal"; ``price`` 12000.0 -> "price
+    12,000"; anything else as "<name> <value>"."""
+    name = key.replace("_", " ")
+    if isinstance(value, bool):
+        return name if value else f"no {name}"
+    if isinstance(value, (int, float)):
+        return f"{name} {rounded(float(value)):,g}"
+    return f"{name} {value}"
 
 
 class FeedbackLog:

@@ -23,7 +23,6 @@ import fcntl
 import json
 import logging
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Callable, Sequence
 
+from apps.gui.progress import Progress, last_bar
 from workbench.errors import WorkbenchError
 from workbench.runs import atomic_write
 
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 JOBS = "jobs"
 LIVE = ("queued", "running")
-_BAR = re.compile(r"(?:([^\r\n|:]{1,60}):\s*)?(\d+)%\|[^|]*\|\s*(\d+)/(\d+)")
 CANCEL_GRACE_S = 15.0
 """Seconds a cancelled or stopped job has to stop after Ctrl-C before it is killed."""
 STOP_SIGNAL = signal.SIGINT
@@ -234,13 +233,9 @@ class JobQueue:
         lines = [line.rsplit("\r", 1)[-1] for line in text.replace("\r\n", "\n").split("\n")]
         return "\n".join(lines)[-chars:]
 
-    def progress(self, job_id: str) -> tuple[str, int, int] | None:
-        """The latest progress bar in the job's output: (label, done, total)."""
-        found = list(_BAR.finditer(self._tail(job_id, 8000)))
-        if not found:
-            return None
-        label, _, done, total = found[-1].groups()
-        return (label or "").strip(), int(done), int(total)
+    def progress(self, job_id: str) -> Progress | None:
+        """The latest progress bar in the job's output (label, steps, elapsed time and ETA), or None."""
+        return last_bar(self._tail(job_id, 8000))
 
     def metrics(self, job_id: str) -> list[dict[str, Any]]:
         """The rows of the job's ``metrics.jsonl`` so far (a torn last line is skipped)."""

@@ -31,6 +31,7 @@ APP_SET = {
     "adapter_library": "jobs read the app's adapter library",
     "model": "pick the model in the page's model field",
     "config": "a config file is read from outside the page",
+    "report_to": "a job's metrics stay in its own folder (metrics.jsonl), sent to no tracker",
 }
 """Options that fix where a job reads or writes: never settable from the Options text."""
 MODELS = frozenset({"agent_model", "sim_model", "critic_model", "simulator_model", "writer", "judge", "encoder"})

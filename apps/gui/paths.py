@@ -14,7 +14,7 @@ from pathlib import Path
 
 from workbench.data import read_jsonl
 from workbench.errors import WorkbenchError
-from workbench.runs import atomic_write
+from workbench.runs import CONFIG, EPISODES, atomic_write, default_out
 from workbench.training.data import COLUMNS, check_columns
 
 MAX_UPLOAD_BYTES = 50 * 1024 * 1024
@@ -57,10 +57,32 @@ class RunsFolder:
         return Path(path).resolve().relative_to(self.root).as_posix()
 
     def run_dirs(self) -> list[str]:
-        """Run directories (folders with ``config.yaml`` and episodes) under the runs folder, newest first."""
-        found = [p.parent.parent for p in self.root.glob("**/episodes/episodes.jsonl")
-                 if (p.parent.parent / "config.yaml").is_file()]
-        return [self.relative(p) for p in sorted(found, key=lambda p: p.stat().st_mtime, reverse=True)]
+        """Run directories (folders with ``config.yaml`` and episodes) under the runs folder, each once (a folder
+        reached through a symbolic link too is listed by its own path), newest first; none inside a hidden or
+        temporary folder."""
+        found = {p.parents[1].resolve() for p in self.root.glob(f"**/{EPISODES}")
+                 if (p.parents[1] / CONFIG).is_file()}
+        runs = [p for p in found if p.is_relative_to(self.root)
+                and not any(part.startswith(".") for part in p.relative_to(self.root).parts)]
+        return [self.relative(p) for p in sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)]
+
+    def new_run(self, name: str, kind: str) -> Path:
+        """Where a run the page starts is written: the folder ``name`` inside the runs folder (an existing run
+        there is continued), or with no name a new ``<kind>-YYYY-MM-DD-HHMM`` there, named as the command line
+        names its runs (``workbench.runs.default_out``). A folder inside another run is refused, so that no run
+        is written inside another's folder."""
+        if not (name or "").strip():
+            return Path(default_out(kind, root=self.root))
+        path = self.resolve(name)
+        if path == self.root:
+            raise WorkbenchError(f"refused {name!r}: name a folder inside the runs folder, not the folder itself")
+        for parent in path.parents:
+            if parent == self.root or not parent.is_relative_to(self.root):
+                break
+            if (parent / CONFIG).is_file():
+                raise WorkbenchError(f"refused {name!r}: it is inside the run {self.relative(parent)}; name a "
+                                     "folder of its own")
+        return path
 
     def planners(self) -> list[str]:
         """Planner checkpoints (folders with ``planner.json``) under the runs folder."""

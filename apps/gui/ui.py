@@ -10,12 +10,15 @@ import functools
 import html
 import inspect
 import shlex
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from agents.c3po.library import AdapterLibrary
 from agents.policies import make_policy
@@ -23,14 +26,16 @@ from apps.app import AppConfig
 from apps.gui.adapters import SCORE_COLUMNS, adapter_rows, compare, score_rows
 from apps.chat import pick_case
 from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, save_chat
-from apps.gui.jobs import LIVE, JobQueue
+from apps.gui.jobs import LIVE, Job, JobQueue
 from apps.gui.models import TEMPLATE, SharedModels
 from apps.gui.options import flag_value, parse_options
 from apps.gui.paths import RunsFolder, discard_upload
-from apps.gui.selfplay import OUTCOMES, browse, episode_rows, stream_selfplay, transcript
+from apps.gui.progress import clock
+from apps.gui.selfplay import OUTCOMES, browse, episode_rows, outcome_figure, run_metrics, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
 from agents.simulation import make_agent
 from workbench.errors import WorkbenchError
+from workbench.evaluate import rounded
 from workbench.methods import Method, methods
 from workbench.registry import env_class, env_names, make_critic
 
@@ -110,11 +115,32 @@ def bind(app: App, fn: Callable) -> Callable:
 def chat_view(session: ChatSession, note: str = "") -> tuple[list[dict[str, str]], list[list[Any]], str]:
     outcome = session.outcome()
     status = note or (f"Dialogue over: {'success' if outcome.get('success') else 'failure'} "
-                      f"({', '.join(f'{k} {v}' for k, v in outcome.items() if k != 'success')})" if outcome else
-                      f"Case {session.case.id}: you are the {session.state.user_role}.")
+                      f"({outcome_words(outcome)})" if outcome else
+                      f"Case {session.case.id}. {session.env.user_brief(session.case)}")
     if rates := session.fallback_rates():
         status += " Fallbacks so far: " + ", ".join(f"{name} {rate:.0%}" for name, rate in rates.items()) + "."
     return session.messages(), session.verdicts(), status
+
+
+def outcome_words(outcome: dict[str, Any]) -> str:
+    """An outcome's fields other than success, numbers rounded and switches as yes or no: "turns 3, deal yes, price
+    262, sl 0.136, walked away no"."""
+    return ", ".join(f"{key.replace('_', ' ')} {shown_value(value)}" for key, value in outcome.items()
+                     if key != "success")
+
+
+def shown_value(value: Any) -> str:
+    """A value as the page writes it: yes or no, a rounded number, or its text."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return f"{rounded(value):g}" if isinstance(value, float) else str(value)
+
+
+def chat_hint(env: str) -> str:
+    """What an empty chat says to do."""
+    cls = env_class(env)
+    return (f"Pick an environment, a case and the models above, then press **New chat**. You play the "
+            f"**{cls.user_role}**; the agent is the {cls.agent_role}, and its first message appears here.")
 
 
 def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, adapters: list[str],
@@ -191,23 +217,37 @@ def forget(app: App, request: gr.Request) -> None:
 # ----- self-play -----
 
 def selfplay(app: App, env: str, simulator: str, agent_spec: str, policy: str, n: float, name: str):
-    out = app.runs.resolve(f"selfplay/{(name or '').strip() or 'app'}")
+    """Play a self-play run into ``name`` (default: a new ``selfplay-YYYY-MM-DD-HHMM``), streaming its dialogue,
+    metrics, plots and progress; once done, the run is picked in the browser below."""
+    out = app.runs.new_run(name, "selfplay")
     spec = agent_spec if agent_spec != TEMPLATE else None
     config = SelfPlayConfig(env=env, simulator=simulator, agent_model=spec, policy=policy, n=int(n), out=str(out),
                             progress=False, critic_samples=app.config.critic_samples,
                             max_new_tokens=app.config.max_new_tokens, resume=True)
+    drawn = -1
     for snap in stream_selfplay(config, app.models.load):
-        table = [[k, round(v, 4)] for k, v in snap.metrics.items()]
-        state = (f"Finished: {snap.finished} / {snap.total} episodes in {app.runs.relative(snap.run_dir)}"
-                 if snap.done else f"{snap.finished} / {snap.total} episodes finished")
-        yield snap.watching, table, state
+        table = [[k, rounded(v)] for k, v in snap.metrics.items()]
+        if snap.done:
+            where = app.runs.relative(snap.run_dir)
+            state = f"Finished: {snap.finished} / {snap.total} episodes in {where} ({snap.progress.text()})"
+            runs = gr.update(choices=app.runs.run_dirs(), value=where)
+        else:
+            state, runs = f"Playing into {app.runs.relative(out)}: {snap.progress.text()}", gr.update()
+        plot = gr.update()
+        if snap.done or len(snap.episodes) != drawn:  # redrawn only when an episode ended
+            drawn = len(snap.episodes)
+            plot = outcome_figure(snap.episodes, None if snap.done else snap.total)
+        yield snap.watching, table, plot, runs, state
 
 
 def open_run(app: App, run_dir: str, outcome: str) -> tuple:
-    episodes = browse(app.runs.resolve(run_dir, must_exist=True), outcome)
+    """The run's episodes with ``outcome``, and the metrics and plots of all its episodes."""
+    folder = app.runs.resolve(run_dir, must_exist=True)
+    everything = browse(folder, "all")
+    episodes = everything if outcome == "all" else browse(folder, outcome)
     ids = [e.id for e in episodes]
-    return (episode_rows(episodes), gr.update(choices=ids, value=ids[0] if ids else None),
-            f"{len(episodes)} episodes ({outcome}) in {run_dir}")
+    return (episode_rows(episodes), gr.update(choices=ids, value=ids[0] if ids else None), run_metrics(everything),
+            outcome_figure(everything), f"{len(episodes)} episodes ({outcome}) in {app.runs.relative(folder)}")
 
 
 def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
@@ -217,8 +257,9 @@ def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
     episode = next((e for e in episodes if e.id == episode_id), None)
     if episode is None:
         raise WorkbenchError(f"no episode {episode_id!r} in {run_dir}")
-    outcome = ", ".join(f"{k} {v}" for k, v in episode.outcome.items())
-    return f"Outcome: {outcome}\n\n" + transcript(episode.turns, env_class(episode.env).agent_role), gr.update()
+    outcome = "success" if episode.outcome.get("success") else "failure"
+    return (f"Outcome: {outcome} ({outcome_words(episode.outcome)}), return {rounded(episode.total_reward)}\n\n"
+            + transcript(episode.turns, env_class(episode.env).agent_role), gr.update())
 
 
 # ----- jobs -----
@@ -275,27 +316,42 @@ def submit_feedback(app: App, text: str, name: str, scope_hint: str, near_hint: 
     return job.id, f"Queued {job.id}: data generation, training and evaluation of adapter {name!r}."
 
 
-def job_rows(app: App, jobs: list[Any]) -> list[list[Any]]:
+def job_rows(app: App, jobs: list[Job]) -> list[list[Any]]:
     rows, places = [], app.jobs.positions()
     for job in jobs:
-        progress = app.jobs.progress(job.id) if job.status == "running" else None
         where = places.get(job.id)
         rows.append([job.id, job.kind, job.title, job.status if where is None else f"queued (#{where})",
-                     f"{progress[0]} {progress[1]}/{progress[2]}".strip() if progress else ""])
+                     progress_cell(app, job)])
     return rows
+
+
+def progress_cell(app: App, job: Job) -> str:
+    """The jobs table's progress of ``job``: its bar's share, steps and ETA while it runs ("37% · 37/100 ·
+    ETA 1:20"), how long it took once done, where it stopped otherwise."""
+    if job.status == "queued":
+        return "waiting"
+    if job.started is None:
+        return "never started"
+    bar = app.jobs.progress(job.id)
+    took = clock((job.ended or time.time()) - job.started)
+    if job.status == "running":
+        return bar.text() if bar else f"starting · {took} so far"
+    if job.status == "done":
+        return f"100% · took {took}"
+    return f"stopped at {bar.fraction:.0%} · after {took}" if bar else f"stopped after {took}"
 
 
 def progress_html(app: App, job_id: str | None) -> str:
     if not job_id:
         return ""
     job = app.jobs.get(job_id)
-    found = app.jobs.progress(job_id)
-    done, total = (found[1], found[2]) if found else (0, 0)
-    if job.status == "done" and found:
+    bar = app.jobs.progress(job_id)
+    done, total = (bar.done, bar.total) if bar else (0, 0)
+    if job.status == "done" and bar:
         done = total
-    label = html.escape(f"{job.id}: {job.status}" + (f", {found[0]} {done}/{total}" if found else ""))
-    bar = f'<progress value="{done}" max="{max(total, 1)}" style="width:100%"></progress>' if found else ""
-    return f'<div class="job-progress" data-status="{job.status}">{label}{bar}</div>'
+    label = html.escape(f"{job.id}: {job.status} · {progress_cell(app, job)}")
+    meter = f'<progress value="{done}" max="{max(total, 1)}" style="width:100%"></progress>' if bar else ""
+    return f'<div class="job-progress" data-status="{job.status}">{label}{meter}</div>'
 
 
 def metrics_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
@@ -310,233 +366,323 @@ def metrics_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(points, columns=["step", "value", "series"])
 
 
-def job_view(app: App, job_id: str | None) -> tuple[str, str, pd.DataFrame]:
+def metrics_figure(frame: pd.DataFrame) -> Figure | None:
+    """The live loss / reward curves: one line with a marker at every logged step per series, so that the first
+    step alone is a visible point; None before anything is logged."""
+    if frame.empty:
+        return None
+    fig = Figure(figsize=(6, 3.4), layout="constrained")
+    ax = fig.subplots()
+    for series, points in frame.groupby("series", sort=False):
+        ax.plot(points["step"], points["value"], marker="o", markersize=4, label=series)
+    ax.set(xlabel="step", ylabel="value", title="Loss and reward")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    if frame["step"].nunique() == 1:  # one step: room around its point, whole-numbered
+        ax.set_xlim(frame["step"].iloc[0] - 1, frame["step"].iloc[0] + 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return fig
+
+
+@dataclass(frozen=True)
+class Drawn:
+    """What the job plot shows: the job and how many metric rows it had when drawn (drawn again on a change)."""
+
+    job: str | None = None
+    rows: int = 0
+
+
+def job_view(app: App, job_id: str | None, drawn: Drawn) -> tuple[str, str, Any, Drawn]:
+    """The job's progress, log and plot (left as it is while the job logged no new metric row), and what the plot
+    now shows."""
     if not job_id:
-        return "", "", metrics_frame([])
-    return progress_html(app, job_id), app.jobs.log(job_id), metrics_frame(app.jobs.metrics(job_id))
+        return "", "", None, Drawn()
+    rows = app.jobs.metrics(job_id)
+    now = Drawn(job_id, len(rows))
+    plot = gr.update() if now == drawn else metrics_figure(metrics_frame(rows))
+    return progress_html(app, job_id), app.jobs.log(job_id), plot, now
 
 
 # ----- the page -----
 
+STYLE = """<style>
+#chatbot .bubble-wrap { margin-top: 2.25rem; height: calc(100% - 2.25rem); }  /* the dialogue scrolls below the
+   chat's label and toolbar (share, clear, copy), which no message slides under */
+#sp-plot img, #run-plot img, #job-plot img { max-width: 100%; height: auto; }
+</style>"""
+"""The page's own style, put in the page's head by the title."""
+
+
+@dataclass
+class Choices:
+    """What the pickers of every tab offer."""
+
+    envs: list[str]
+    specs: list[str]
+    planners: list[str]
+
+
+@dataclass
+class TrainView:
+    """The Train tab's components that the timer refreshes."""
+
+    jobs: gr.Dataframe
+    pick: gr.Dropdown
+    progress: gr.HTML
+    log: gr.Textbox
+    plot: gr.Plot
+
+
+@dataclass
+class FeedbackView:
+    """The Verbal feedback tab's components that the timer refreshes."""
+
+    job: gr.State
+    progress: gr.HTML
+    log: gr.Textbox
+    adapters: gr.Dataframe
+    pick: gr.Dropdown
+    enabled: gr.CheckboxGroup
+
+
+def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
+    """The Chat tab; returns its adapter picker (the library's changes reach it)."""
+    envs, specs = choices.envs, choices.specs
+    with gr.Row():
+        env = gr.Dropdown(envs, value=envs[0], label="Environment", elem_id="chat-env")
+        case = gr.Textbox(label="Case id", placeholder="empty: a random case")
+        seed = gr.Number(0, label="Seed", precision=0)
+    with gr.Row():
+        agent = gr.Dropdown([TEMPLATE, *specs], value=specs[0] if specs else TEMPLATE, label="Agent model")
+        planner = gr.Dropdown(choices.planners, value="random", label="Planner")
+        adapters = gr.Dropdown(app.library.names(), value=app.library.enabled(), multiselect=True, label="Adapters")
+        critic = gr.Dropdown(["none", *specs], value=specs[0] if specs else "none", label="Critic")
+    new = gr.Button("New chat", elem_id="new-chat", variant="primary")
+    chatbot = gr.Chatbot(label="Dialogue", elem_id="chatbot", editable="all", height=420,
+                         placeholder=chat_hint(envs[0]))
+    with gr.Row():
+        message = gr.Textbox(label="Your message", elem_id="chat-input", scale=4)
+        send_button = gr.Button("Send", elem_id="send", scale=1)
+    with gr.Row():
+        undo_button = gr.Button("Undo", elem_id="undo")
+        retry_button = gr.Button("Retry", elem_id="retry")
+    verdicts = gr.Dataframe(headers=["turn", "strategy", "critic verdict", "agent reply", "reward", "running reward"],
+                            label="Critic", elem_id="verdicts", interactive=False, wrap=True)
+    status = gr.Markdown(elem_id="chat-status")
+
+    out = [chatbot, verdicts, status]
+    env.change(lambda name: gr.update(placeholder=chat_hint(name)), env, chatbot)
+    new.click(shown(3)(bind(app, start_chat)), [env, case, agent, planner, adapters, critic, seed], out)
+    for trigger in (send_button.click, message.submit):
+        trigger(shown(4)(bind(app, send)), [message], [chatbot, verdicts, message, status])
+    undo_button.click(shown(3)(bind(app, undo)), None, out)
+    retry_button.click(shown(3)(bind(app, retry)), None, out)
+    chatbot.like(shown()(bind(app, like)), None, status)
+    chatbot.edit(shown(3)(bind(app, edit)), None, out)
+    chatbot.clear(bind(app, forget))
+    return adapters
+
+
+def selfplay_tab(app: App, choices: Choices) -> None:
+    """The Self-play tab: play a run, watching one dialogue, its metrics, plots and ETA; below, browse a run."""
+    envs = choices.envs
+    with gr.Row():
+        env = gr.Dropdown(envs, value=envs[0], label="Environment")
+        sim = gr.Dropdown(["scripted", "llm"], value="scripted", label="User simulator", elem_id="sp-sim")
+        agent = gr.Dropdown([TEMPLATE, *choices.specs], value=TEMPLATE, label="Agent model", elem_id="sp-agent")
+        policy = gr.Dropdown(choices.planners, value="random", label="Planner")
+    with gr.Row():
+        n = gr.Number(3, label="Episodes", precision=0, elem_id="sp-n")
+        name = gr.Textbox(label="Run folder (an existing run is continued)", elem_id="sp-name",
+                          placeholder="empty: a new selfplay-YYYY-MM-DD-HHMM")
+        run = gr.Button("Run self-play", elem_id="sp-run", variant="primary")
+    progress = gr.Markdown(elem_id="sp-progress")
+    with gr.Row():
+        watch = gr.Markdown(label="Dialogue", elem_id="sp-watch")
+        metrics = gr.Dataframe(headers=["metric", "value"], label="Metrics", elem_id="sp-metrics", interactive=False)
+    plot = gr.Plot(label="Outcomes and returns", show_label=False, elem_id="sp-plot", format="png")
+
+    gr.Markdown("### Browse a run directory")
+    with gr.Row():
+        run_dir = gr.Dropdown(app.runs.run_dirs(), allow_custom_value=True, label="Run directory",
+                              elem_id="run-dir")
+        outcome = gr.Radio(list(OUTCOMES), value="all", label="Outcome")
+        open_button = gr.Button("Open", elem_id="open-run")
+    browse_status = gr.Markdown(elem_id="browse-status")
+    with gr.Row():
+        run_table = gr.Dataframe(headers=["metric", "value"], label="Metrics of the run", elem_id="run-metrics",
+                                 interactive=False, scale=1)
+        run_plot = gr.Plot(label="Outcomes and returns of the run", show_label=False, elem_id="run-plot",
+                           format="png", scale=2)
+    episodes = gr.Dataframe(headers=["index", "episode", "outcome", "turns", "return"], label="Episodes",
+                            interactive=False)
+    episode = gr.Dropdown([], label="Episode")
+    episode_text = gr.Markdown(elem_id="episode-text")
+
+    run.click(shown(5)(bind(app, selfplay)), [env, sim, agent, policy, n, name],
+              [watch, metrics, plot, run_dir, progress])
+    open_button.click(shown(5)(bind(app, open_run)), [run_dir, outcome],
+                      [episodes, episode, run_table, run_plot, browse_status])
+    episode.change(shown(2)(bind(app, show_episode)), [run_dir, episode], [episode_text, browse_status])
+
+
+def train_tab(app: App, choices: Choices, page: gr.Blocks) -> TrainView:
+    """The Train tab: start a registered method as a job, and follow the queue and the picked job."""
+    trainable = app_methods()
+    gr.Markdown("\n".join(f"- **{k}**: {m.help} (trains on {m.data})" for k, m in trainable.items()),
+                elem_id="method-list")
+    with gr.Row():
+        method = gr.Dropdown(list(trainable), value=next(iter(trainable)), label="Method", elem_id="method")
+        env = gr.Dropdown(choices.envs, value=choices.envs[0], label="Environment")
+        model = gr.Dropdown(choices.specs, value=choices.specs[0] if choices.specs else None, label="Chat model")
+    with gr.Row():
+        data = gr.Textbox(label="Data (inside the runs folder)", elem_id="train-data",
+                          placeholder=f"{FEEDBACK}/preferences.jsonl")
+        upload = gr.File(label="or upload a .jsonl", file_types=[".jsonl"], elem_id="upload")
+        upload_kind = gr.Dropdown(["preference", "unpaired", "dialogue", "prompt"], value="preference",
+                                  label="Upload format")
+    options = gr.Textbox(label="Options", elem_id="train-options",
+                         placeholder="e.g. --sft_epochs 1 (see `workbench train METHOD --help`)")
+    start = gr.Button("Start", elem_id="train-start", variant="primary")
+    status = gr.Markdown(elem_id="train-status")
+    jobs = gr.Dataframe(headers=["job", "kind", "title", "status", "progress"], label="Jobs (one runs at a time; the "
+                        "rest wait in this queue)", elem_id="jobs", interactive=False)
+    with gr.Row():
+        pick = gr.Dropdown([], label="Job", elem_id="job-pick")
+        cancel = gr.Button("Cancel job", elem_id="cancel-job")
+        resume = gr.Button("Resume job", elem_id="resume-job")
+    progress = gr.HTML(elem_id="job-progress")
+    with gr.Row():
+        log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="job-log")
+        plot = gr.Plot(label="Loss and reward", show_label=False, elem_id="job-plot", format="png")
+
+    @shown(2)
+    def stored(file: Any, kind: str) -> tuple:
+        if file is None:
+            return gr.update(), ""
+        received = Path(file if isinstance(file, str) else file.name)
+        try:
+            path = app.runs.store_upload(received, kind)
+        finally:  # stored or refused, Gradio's temporary copy goes
+            discard_upload(received, page.GRADIO_CACHE)
+        return app.runs.relative(path), f"Uploaded {app.runs.relative(path)}."
+
+    @shown(2)
+    def started(*args: Any) -> tuple:
+        text = start_job(app, *args)
+        newest = app.jobs.jobs()[0].id
+        return gr.update(choices=[j.id for j in app.jobs.jobs()], value=newest), text
+
+    upload.upload(stored, [upload, upload_kind], [data, status])
+    start.click(started, [method, env, model, data, options], [pick, status])
+    cancel.click(shown()(lambda job_id: app.jobs.cancel(job_id) if job_id else "pick a job first"), [pick], status)
+    resume.click(shown()(lambda job_id: app.jobs.resume(job_id) if job_id else "pick a job first"),
+                 [pick], status)  # an interrupted job, queued again with --resume
+    return TrainView(jobs, pick, progress, log, plot)
+
+
+def feedback_tab(app: App, choices: Choices, chat_adapters: gr.Dropdown) -> FeedbackView:
+    """The Verbal feedback tab: add a feedback as a C3PO job, compare and enable the library's adapters."""
+    specs = choices.specs
+    text = gr.Textbox(label="Feedback", elem_id="fb-text",
+                      placeholder='e.g. When bargaining for a bike, begin every reply with "As a cyclist,"')
+    with gr.Row():
+        name = gr.Textbox(label="Adapter name (empty: from the feedback)", elem_id="fb-name")
+        scope = gr.Textbox(label="Where it applies (optional)", elem_id="fb-scope")
+        near = gr.Textbox(label="Similar, where it must not (optional)", elem_id="fb-near")
+        model = gr.Dropdown(specs, value=specs[0] if specs else None, label="Model")
+    options = gr.Textbox(label="Options", elem_id="fb-options",
+                         placeholder="e.g. --train_prompts 40 (see `workbench feedback add --help`)")
+    add = gr.Button("Add feedback", elem_id="fb-add", variant="primary")
+    status = gr.Markdown(elem_id="fb-status")
+    job = gr.State(None)
+    progress = gr.HTML(elem_id="fb-progress")
+    log = gr.Textbox(label="Data generation and training", lines=6, max_lines=6, elem_id="fb-log")
+    adapters = gr.Dataframe(headers=["adapter", "enabled", "kind", "feedback", "S_in", "S_out"], label="Adapters",
+                            elem_id="adapters", interactive=False)
+    with gr.Row():
+        enabled = gr.CheckboxGroup(app.library.names(), value=app.library.enabled(), label="Enabled for chat",
+                                   elem_id="fb-enabled")
+        save_enabled = gr.Button("Save", elem_id="fb-save")
+    with gr.Row():
+        pick = gr.Dropdown(app.library.names(), label="Adapter to compare", elem_id="fb-pick")
+        compare_button = gr.Button("Compare with and without", elem_id="fb-compare")
+    scores = gr.Dataframe(headers=["method", *SCORE_COLUMNS], label="S_in / S_out", interactive=False,
+                          elem_id="fb-scores")
+    pairs = gr.Dataframe(headers=["scope", "prompt", "without adapter", "with adapter"], label="Side by side",
+                         interactive=False, wrap=True, elem_id="fb-pairs")
+
+    @shown(2)
+    def added(*args: Any) -> tuple:
+        return submit_feedback(app, *args)
+
+    @shown(3)
+    def compared(adapter: str) -> tuple:
+        if not adapter:
+            raise WorkbenchError("pick an adapter to compare")
+        spec = app.library.info(adapter)["model"]
+        if spec not in app.models.specs:
+            raise WorkbenchError(f"adapter {adapter!r} is for {spec}, which this app does not serve")
+        rows = compare(app.models.get(spec), app.models.local(spec), app.library, adapter)
+        return score_rows(app.library, adapter), rows, f"Compared {adapter} on {len(rows)} held-out prompts."
+
+    @shown(2)
+    def save(names: list[str]) -> tuple:
+        for adapter in app.library.names():
+            app.library.set_enabled(adapter, adapter in (names or []))
+        return gr.update(value=app.library.enabled()), f"Enabled: {', '.join(names) or 'none'}."
+
+    add.click(added, [text, name, scope, near, model, options], [job, status])
+    compare_button.click(compared, [pick], [scores, pairs, status])
+    save_enabled.click(save, [enabled], [chat_adapters, status])
+    return FeedbackView(job, progress, log, adapters, pick, enabled)
+
+
+def poll(app: App, tabs: dict[gr.Tab, bool], train: TrainView, feedback: FeedbackView,
+         chat_adapters: gr.Dropdown) -> None:
+    """A timer, running only while a tab that shows jobs is open (``tabs``: tab -> whether it polls), that
+    refreshes the job queue, the picked job's progress, log and plot, and the adapter library (the adapter pickers
+    only when an adapter came or went, so a half-made choice is not undone)."""
+    known = gr.State(app.library.names())
+    drawn = gr.State(Drawn())
+
+    def tick(job_id: str | None, fb_job_id: str | None, seen: list[str], plotted: Drawn) -> tuple:
+        jobs_now = app.jobs.jobs()
+        ids = [j.id for j in jobs_now]
+        # a job the page picked is never replaced: a tick that began before a Start or a pick must not undo it
+        pick = gr.update(choices=ids) if job_id else None
+        job_id = job_id or next((j.id for j in jobs_now if j.status in LIVE), ids[0] if ids else None)
+        names = app.library.names()
+        pickers = (gr.update(choices=names), gr.update(choices=names, value=app.library.enabled()),
+                   gr.update(choices=names)) if names != seen else (gr.update(),) * 3
+        return (job_rows(app, jobs_now), pick or gr.update(choices=ids, value=job_id),
+                *job_view(app, job_id, plotted), progress_html(app, fb_job_id),
+                app.jobs.log(fb_job_id, 1500) if fb_job_id else "", adapter_rows(app.library), names, *pickers)
+
+    timer = gr.Timer(1.0, active=False)
+    for tab, polls in tabs.items():
+        tab.select(lambda polls=polls: gr.Timer(active=polls), None, timer)
+    timer.tick(tick, [train.pick, feedback.job, known, drawn],
+               [train.jobs, train.pick, train.progress, train.log, train.plot, drawn, feedback.progress, feedback.log,
+                feedback.adapters, known, feedback.pick, feedback.enabled, chat_adapters], show_progress="hidden")
+
+
 def build(app: App) -> gr.Blocks:
-    specs = app.models.specs
+    """The page: one tab per builder above, and the timer that follows jobs."""
     envs = sorted(env_names(), key=lambda name: name != "negotiation")  # negotiation (PPDPP's main task) first
-    first = specs[0] if specs else TEMPLATE
-
-    def planners() -> list[str]:
-        return [*POLICIES, *(f"planner:{p}" for p in app.runs.planners())]
-
+    choices = Choices(envs, app.models.specs, [*POLICIES, *(f"planner:{p}" for p in app.runs.planners())])
     with gr.Blocks(title="Dialogue Workbench", analytics_enabled=False) as demo:
-        gr.Markdown("# Dialogue Workbench")
+        gr.HTML("<h1>Dialogue Workbench</h1>", head=STYLE, padding=False)
         with gr.Tabs():
-            with gr.Tab("Chat", id="chat") as chat_tab:
-                with gr.Row():
-                    env = gr.Dropdown(envs, value=envs[0], label="Environment")
-                    case = gr.Textbox(label="Case id", placeholder="empty: a random case")
-                    seed = gr.Number(0, label="Seed", precision=0)
-                with gr.Row():
-                    agent = gr.Dropdown([TEMPLATE, *specs], value=first, label="Agent model")
-                    planner = gr.Dropdown(planners(), value="random", label="Planner")
-                    adapters = gr.Dropdown(app.library.names(), value=app.library.enabled(), multiselect=True,
-                                           label="Adapters")
-                    critic = gr.Dropdown(["none", *specs], value=specs[0] if specs else "none", label="Critic")
-                new = gr.Button("New chat", elem_id="new-chat")
-                chatbot = gr.Chatbot(label="Dialogue", elem_id="chatbot", editable="all", height=420)
-                with gr.Row():
-                    message = gr.Textbox(label="Your message", elem_id="chat-input", scale=4)
-                    send_button = gr.Button("Send", elem_id="send", scale=1)
-                with gr.Row():
-                    undo_button = gr.Button("Undo", elem_id="undo")
-                    retry_button = gr.Button("Retry", elem_id="retry")
-                verdicts = gr.Dataframe(headers=["turn", "strategy", "critic verdict", "unparsable samples",
-                                                 "agent reply", "reward", "running reward"],
-                                        label="Critic", elem_id="verdicts", interactive=False)
-                chat_status = gr.Markdown(elem_id="chat-status")
-
-                chat_out = [chatbot, verdicts, chat_status]
-                new.click(shown(3)(bind(app, start_chat)),
-                          [env, case, agent, planner, adapters, critic, seed], chat_out)
-                for trigger in (send_button.click, message.submit):
-                    trigger(shown(4)(bind(app, send)), [message], [chatbot, verdicts, message,
-                                                                               chat_status])
-                undo_button.click(shown(3)(bind(app, undo)), None, chat_out)
-                retry_button.click(shown(3)(bind(app, retry)), None, chat_out)
-                chatbot.like(shown()(bind(app, like)), None, chat_status)
-                chatbot.edit(shown(3)(bind(app, edit)), None, chat_out)
-                chatbot.clear(bind(app, forget))
-
-            with gr.Tab("Self-play", id="selfplay") as selfplay_tab:
-                with gr.Row():
-                    sp_env = gr.Dropdown(envs, value=envs[0], label="Environment")
-                    sp_sim = gr.Dropdown(["scripted", "llm"], value="scripted", label="User simulator",
-                                         elem_id="sp-sim")
-                    sp_agent = gr.Dropdown([TEMPLATE, *specs], value=TEMPLATE, label="Agent model", elem_id="sp-agent")
-                    sp_policy = gr.Dropdown(planners(), value="random", label="Planner")
-                with gr.Row():
-                    sp_n = gr.Number(3, label="Episodes", precision=0, elem_id="sp-n")
-                    sp_name = gr.Textbox("app", label="Run name (under selfplay/; an existing run is continued)", elem_id="sp-name")
-                    sp_run = gr.Button("Run self-play", elem_id="sp-run")
-                sp_progress = gr.Markdown(elem_id="sp-progress")
-                with gr.Row():
-                    sp_watch = gr.Markdown(label="Dialogue", elem_id="sp-watch")
-                    sp_metrics = gr.Dataframe(headers=["metric", "value"], label="Metrics", elem_id="sp-metrics",
-                                              interactive=False)
-                sp_run.click(shown(3)(bind(app, selfplay)), [sp_env, sp_sim, sp_agent, sp_policy, sp_n, sp_name],
-                             [sp_watch, sp_metrics, sp_progress])
-                gr.Markdown("### Browse a run directory")
-                with gr.Row():
-                    run_dir = gr.Dropdown(app.runs.run_dirs(), allow_custom_value=True, label="Run directory",
-                                          elem_id="run-dir")
-                    outcome = gr.Radio(list(OUTCOMES), value="all", label="Outcome")
-                    open_button = gr.Button("Open", elem_id="open-run")
-                browse_status = gr.Markdown(elem_id="browse-status")
-                episodes = gr.Dataframe(headers=["index", "episode", "outcome", "turns", "return"], label="Episodes",
-                                        interactive=False)
-                episode = gr.Dropdown([], label="Episode")
-                episode_text = gr.Markdown(elem_id="episode-text")
-                open_button.click(shown(3)(bind(app, open_run)), [run_dir, outcome],
-                                  [episodes, episode, browse_status])
-                episode.change(shown(2)(bind(app, show_episode)), [run_dir, episode],
-                               [episode_text, browse_status])
-                sp_run.click(lambda: gr.update(choices=app.runs.run_dirs()), None, run_dir)
-
-            with gr.Tab("Train", id="train") as train_tab:
-                trainable = app_methods()
-                gr.Markdown("\n".join(f"- **{k}**: {m.help} (trains on {m.data})" for k, m in trainable.items()),
-                            elem_id="method-list")
-                with gr.Row():
-                    method = gr.Dropdown(list(trainable), value=next(iter(trainable)), label="Method",
-                                         elem_id="method")
-                    tr_env = gr.Dropdown(envs, value=envs[0], label="Environment")
-                    tr_model = gr.Dropdown(specs, value=specs[0] if specs else None, label="Chat model")
-                with gr.Row():
-                    tr_data = gr.Textbox(label="Data (inside the runs folder)", elem_id="train-data",
-                                         placeholder=f"{FEEDBACK}/preferences.jsonl")
-                    upload = gr.File(label="or upload a .jsonl", file_types=[".jsonl"], elem_id="upload")
-                    upload_kind = gr.Dropdown(["preference", "unpaired", "dialogue", "prompt"], value="preference",
-                                              label="Upload format")
-                tr_options = gr.Textbox(label="Options", elem_id="train-options",
-                                        placeholder="e.g. --sft_epochs 1 (see `workbench train METHOD --help`)")
-                tr_start = gr.Button("Start", elem_id="train-start")
-                train_status = gr.Markdown(elem_id="train-status")
-                jobs = gr.Dataframe(headers=["job", "kind", "title", "status", "progress"], label="Jobs (one runs at "
-                                    "a time; the rest wait in this queue)", elem_id="jobs", interactive=False)
-                with gr.Row():
-                    job_pick = gr.Dropdown([], label="Job", elem_id="job-pick")
-                    cancel = gr.Button("Cancel job", elem_id="cancel-job")
-                    resume = gr.Button("Resume job", elem_id="resume-job")
-                job_progress = gr.HTML(elem_id="job-progress")
-                with gr.Row():
-                    job_log = gr.Textbox(label="Log", lines=10, max_lines=10, elem_id="job-log")
-                    job_plot = gr.LinePlot(x="step", y="value", color="series", label="Loss and reward",
-                                           elem_id="job-plot")
-
-                @shown(2)
-                def stored(file: Any, kind: str) -> tuple:
-                    if file is None:
-                        return gr.update(), ""
-                    received = Path(file if isinstance(file, str) else file.name)
-                    try:
-                        path = app.runs.store_upload(received, kind)
-                    finally:  # stored or refused, Gradio's temporary copy goes
-                        discard_upload(received, demo.GRADIO_CACHE)
-                    return app.runs.relative(path), f"Uploaded {app.runs.relative(path)}."
-
-                upload.upload(stored, [upload, upload_kind], [tr_data, train_status])
-
-                @shown(2)
-                def started(*args: Any) -> tuple:
-                    text = start_job(app, *args)
-                    newest = app.jobs.jobs()[0].id
-                    return gr.update(choices=[j.id for j in app.jobs.jobs()], value=newest), text
-
-                tr_start.click(started, [method, tr_env, tr_model, tr_data, tr_options],
-                               [job_pick, train_status])
-                cancel.click(shown()(lambda job_id: app.jobs.cancel(job_id) if job_id else "pick a job first"),
-                             [job_pick], train_status)
-                resume.click(shown()(lambda job_id: app.jobs.resume(job_id) if job_id else "pick a job first"),
-                             [job_pick], train_status)  # an interrupted job, queued again with --resume
-
-            with gr.Tab("Verbal feedback", id="feedback") as feedback_tab:
-                fb_text = gr.Textbox(label="Feedback", elem_id="fb-text",
-                                     placeholder='e.g. When bargaining for a bike, begin every reply with "As a '
-                                                 'cyclist,"')
-                with gr.Row():
-                    fb_name = gr.Textbox(label="Adapter name (empty: from the feedback)", elem_id="fb-name")
-                    fb_scope = gr.Textbox(label="Where it applies (optional)", elem_id="fb-scope")
-                    fb_near = gr.Textbox(label="Similar, where it must not (optional)", elem_id="fb-near")
-                    fb_model = gr.Dropdown(specs, value=specs[0] if specs else None, label="Model")
-                fb_options = gr.Textbox(label="Options", elem_id="fb-options",
-                                        placeholder="e.g. --train_prompts 40 (see `workbench feedback add --help`)")
-                fb_add = gr.Button("Add feedback", elem_id="fb-add")
-                fb_status = gr.Markdown(elem_id="fb-status")
-                fb_job = gr.State(None)
-                fb_progress = gr.HTML(elem_id="fb-progress")
-                fb_log = gr.Textbox(label="Data generation and training", lines=6, max_lines=6, elem_id="fb-log")
-                adapters_table = gr.Dataframe(headers=["adapter", "enabled", "kind", "feedback", "S_in", "S_out"],
-                                              label="Adapters", elem_id="adapters", interactive=False)
-                with gr.Row():
-                    enabled = gr.CheckboxGroup(app.library.names(), value=app.library.enabled(),
-                                               label="Enabled for chat", elem_id="fb-enabled")
-                    save_enabled = gr.Button("Save", elem_id="fb-save")
-                with gr.Row():
-                    fb_pick = gr.Dropdown(app.library.names(), label="Adapter to compare", elem_id="fb-pick")
-                    fb_compare = gr.Button("Compare with and without", elem_id="fb-compare")
-                fb_scores = gr.Dataframe(headers=["method", *SCORE_COLUMNS], label="S_in / S_out", interactive=False,
-                                         elem_id="fb-scores")
-                fb_pairs = gr.Dataframe(headers=["scope", "prompt", "without adapter", "with adapter"],
-                                        label="Side by side", interactive=False, wrap=True, elem_id="fb-pairs")
-
-                @shown(2)
-                def added(*args: Any) -> tuple:
-                    return submit_feedback(app, *args)
-
-                fb_add.click(added, [fb_text, fb_name, fb_scope, fb_near, fb_model, fb_options],
-                             [fb_job, fb_status])
-
-                @shown(3)
-                def compared(name: str) -> tuple:
-                    if not name:
-                        raise WorkbenchError("pick an adapter to compare")
-                    spec = app.library.info(name)["model"]
-                    if spec not in app.models.specs:
-                        raise WorkbenchError(f"adapter {name!r} is for {spec}, which this app does not serve")
-                    rows = compare(app.models.get(spec), app.models.local(spec), app.library, name)
-                    return score_rows(app.library, name), rows, f"Compared {name} on {len(rows)} held-out prompts."
-
-                fb_compare.click(compared, [fb_pick], [fb_scores, fb_pairs, fb_status])
-
-                @shown(2)
-                def save(names: list[str]) -> tuple:
-                    for name in app.library.names():
-                        app.library.set_enabled(name, name in (names or []))
-                    return gr.update(value=app.library.enabled()), f"Enabled: {', '.join(names) or 'none'}."
-
-                save_enabled.click(save, [enabled], [adapters, fb_status])
-
-        known = gr.State(app.library.names())
-
-        def tick(job_id: str | None, fb_job_id: str | None, seen: list[str]) -> tuple:
-            """Refresh the job queue, the chosen job's progress, log and plot, and the adapter library (the
-            adapter pickers only when an adapter came or went, so a half-made choice is not undone)."""
-            jobs_now = app.jobs.jobs()
-            ids = [j.id for j in jobs_now]
-            # a job the page picked is never replaced: a tick that began before a Start or a pick must not undo it
-            pick = gr.update(choices=ids) if job_id else None
-            job_id = job_id or next((j.id for j in jobs_now if j.status in LIVE), ids[0] if ids else None)
-            names = app.library.names()
-            changed = names != seen
-            pickers = (gr.update(choices=names), gr.update(choices=names, value=app.library.enabled()),
-                       gr.update(choices=names)) if changed else (gr.update(),) * 3
-            return (job_rows(app, jobs_now), pick or gr.update(choices=ids, value=job_id), *job_view(app, job_id),
-                    progress_html(app, fb_job_id), app.jobs.log(fb_job_id, 1500) if fb_job_id else "",
-                    adapter_rows(app.library), names, *pickers)
-
-        timer = gr.Timer(1.0, active=False)  # polls only while a tab that shows jobs is open
-        for tab, polls in ((chat_tab, False), (selfplay_tab, False), (train_tab, True), (feedback_tab, True)):
-            tab.select(lambda polls=polls: gr.Timer(active=polls), None, timer)
-        timer.tick(tick, [job_pick, fb_job, known],
-                   [jobs, job_pick, job_progress, job_log, job_plot, fb_progress, fb_log, adapters_table, known,
-                    fb_pick, enabled, adapters], show_progress="hidden")
+            with gr.Tab("Chat", id="chat") as chat:
+                chat_adapters = chat_tab(app, choices)
+            with gr.Tab("Self-play", id="selfplay") as selfplay_page:
+                selfplay_tab(app, choices)
+            with gr.Tab("Train", id="train") as train:
+                train_view = train_tab(app, choices, demo)
+            with gr.Tab("Verbal feedback", id="feedback") as feedback:
+                feedback_view = feedback_tab(app, choices, chat_adapters)
+        poll(app, {chat: False, selfplay_page: False, train: True, feedback: True}, train_view, feedback_view,
+             chat_adapters)
         demo.unload(bind(app, forget))
     return demo

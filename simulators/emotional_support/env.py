@@ -16,7 +16,7 @@ from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, V
 from workbench.episodes import Case, Turn
 from workbench.paths import data_dir
 
-from . import prompts
+from . import prompts, rules
 from .cases import AGENT_ROLE, ENV_NAME, USER_ROLE, default_source, load_cases
 from .patient import SOLVED, ScriptedPatient
 from .strategies import STRATEGIES
@@ -60,6 +60,25 @@ class EmotionalSupportEnv(DialogueEnv):
         last = state.verdicts[-1] if state.verdicts else None
         return {"success": bool(last and last.success), "reward": last.reward if last else None,
                 "turns": state.agent_turns}
+
+    # -- a person in the patient's seat --------------------------------------------------------
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """The help-seeker's emotion, problem and situation (what the LLM patient is told)."""
+        f = case.fields
+        emotion = str(f.get("emotion_type", "")).strip().lower()
+        problem = str(f.get("problem_type", "")).strip().lower()
+        situation = " ".join(str(f.get("situation", "")).split())
+        brief = (f"You are the {cls.user_role}, looking for help; the agent is the {cls.agent_role}. You feel "
+                 f"{emotion or 'distressed'} about {problem or 'a problem'}.")
+        return brief + (f" Your situation: {situation}" if situation else "")
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[float, str] | None:
+        """A clear statement of the patient's ("my problem is solved", "I feel better"; :mod:`.rules`);
+        None for most lines, which state nothing so clear."""
+        line = cls.last_user_line(state)
+        return rules.rule_answer(line) if line is not None else None
 
     # -- simulators and critics ---------------------------------------------------------------
     @classmethod

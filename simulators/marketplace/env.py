@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts
+from . import prompts, rules
 from .cases import ENV_NAME, load_cases, true_utility
 from .customer import (ScriptedCustomer, hindsight_feedback, immediate_rating, oracle_rating, partial_rating,
                        read_claims, says_none_fits)
@@ -75,6 +75,22 @@ class MarketplaceEnv(DialogueEnv):
         """The scripted customer's three ratings of each trip and what each feedback type reveals
         (:func:`.customer.hindsight_feedback`)."""
         return [hindsight_feedback(e) for e in episodes]
+
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """The customer's need, budget and the options as it sees them (names and prices; features hidden)."""
+        f = case.fields
+        options = "; ".join(f"the {o['name']} (${o['price']})" for o in f["options"])
+        return (f"You are the {cls.user_role}; the agent is the shop {cls.agent_role}. You are shopping for a "
+                f"{f['product']}: you need {f['need']}, and your budget is ${f['budget']}. You see {options}; only "
+                f"the {cls.agent_role} knows their features. When you decide, say \"I'll buy the NAME\" or \"I won't "
+                f"buy anything\"; that ends the chat.")
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[str, str] | None:
+        """A purchase (or buying nothing) stated in the customer's latest line (:mod:`.rules`)."""
+        line = cls.last_user_line(state)
+        return rules.rule_answer(line, [o["name"] for o in state.case.fields["options"]]) if line is not None else None
 
     @classmethod
     def scripted_simulator(cls) -> UserSimulator:

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts
+from . import prompts, rules
 from .cases import ENV_NAME, default_source, load_cases, sl_ratio
 from .prices import fmt
 from .seller import ScriptedSeller
@@ -73,6 +73,23 @@ class NegotiationEnv(DialogueEnv):
         """
         sl = sum(float(e.outcome.get("sl", 0.0)) for e in episodes if e.outcome.get("success"))
         return {**super().metrics(episodes), "SL%": 100.0 * sl / len(episodes) if episodes else 0.0}
+
+    # -- a person in the seller's seat ---------------------------------------------------------
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """The seller's listing: the item, its description and the list price, the seller's target in
+        CraigslistBargain (the buyer's target stays hidden)."""
+        f = case.fields
+        description = " ".join(str(f.get("seller_item_description", "")).split())
+        return (f"You are the {cls.user_role}; the agent is the {cls.agent_role}. You are selling an item listed "
+                f"under {f['item_name']} at {fmt(float(f['seller_price']))}, your target price."
+                + (f" Your listing: \"{description}\"." if description else "")
+                + ' Sell it for as much as you can; a deal ends the chat ("Deal.", "Ok, $N works.").')
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[tuple[str, float], str] | None:
+        """A price agreed in the last turns, read from the text (:mod:`.rules`)."""
+        return rules.rule_answer(state.turns, cls.agent_role)
 
     # -- simulators and critics ---------------------------------------------------------------
     @classmethod

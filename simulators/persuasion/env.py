@@ -13,8 +13,8 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts
-from .cases import ENV_NAME, FILES, default_source, load_cases
+from . import prompts, rules
+from .cases import ENV_NAME, FILES, PAYMENT, default_source, load_cases
 from .persuadee import ScriptedPersuadee
 from .strategies import STRATEGIES
 from .templates import persuader_line
@@ -60,6 +60,20 @@ class PersuasionEnv(DialogueEnv):
         mean = sum(float(e.outcome.get("donation", 0.0)) for e in episodes) / n if n else 0.0
         base = super().metrics(episodes)
         return {**base, "donation rate": 100.0 * base["SR"], "mean donation": mean}
+
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """The persona the LLM persuadee plays (its most marked survey traits and age) and the $2 payment."""
+        return (f"You are the {cls.user_role}; the agent is the {cls.agent_role}. "
+                f"{prompts.persona(case.fields.get('profile') or {})} You just earned ${PAYMENT:g} for an online "
+                f"task, and the {cls.agent_role} will ask you to donate some of it to Save the Children. When you "
+                f"decide, say so (\"I'll donate $1.\", \"I will not donate.\"); that ends the chat.")
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[float, str] | None:
+        """A donation decision stated in the persuadee's latest line (:mod:`.rules`): the amount, 0 for a refusal."""
+        line = cls.last_user_line(state)
+        return rules.rule_answer(line) if line is not None else None
 
     @classmethod
     def scripted_simulator(cls) -> UserSimulator:

@@ -20,7 +20,7 @@ from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, V
 from workbench.episodes import Case, Turn, format_history
 from workbench.paths import data_dir
 
-from . import prompts
+from . import prompts, rules
 from .cases import ENV_NAME, default_source, load_cases
 from .strategies import STRATEGIES
 from .student import ScriptedStudent
@@ -72,6 +72,34 @@ class TutoringEnv(DialogueEnv):
         """``success`` (the whole phrase translated correctly) and ``reward`` (the last verdict's, 0.0 before any)."""
         last = state.verdicts[-1] if state.verdicts else None
         return {"success": bool(last and last.success), "reward": last.reward if last else 0.0}
+
+    @classmethod
+    def user_brief(cls, case: Case) -> str:
+        """The phrase to translate and what the student knows of it: the scripted student's prior knowledge
+        of each unit (known, unknown, or a wrong word it believes)."""
+        f, h = case.fields, case.hidden
+        known, unknown, believed = [], [], []
+        for unit, state, wrong in zip(f["units"], h.get("knowledge", []), h.get("wrong", [])):
+            en = f"\"{unit['en']}\"" if unit["en"] else "one word"
+            if state == "known":
+                known.append(f"{en} is \"{unit['it']}\"")
+            elif state == "wrong":
+                believed.append(f"{en} is \"{wrong}\"")
+            else:
+                unknown.append(en)
+        facts = ([f"You know that {', '.join(known)}."] if known else []) + \
+            ([f"You believe that {', '.join(believed)}."] if believed else []) + \
+            ([f"You don't know how to say {', '.join(unknown)}."] if unknown else [])
+        return (f"You are the {cls.user_role}, a beginner in Italian; the agent is the {cls.agent_role}. You are "
+                f"translating \"{f['sentence']}\" into Italian. " + " ".join(facts)
+                + " Saying the whole translation, not as a question, ends the chat.")
+
+    @classmethod
+    def rule_answer(cls, state: DialogueState) -> tuple[float, str] | None:
+        """The student's latest line commits to the whole target phrase (:mod:`.rules`): the whole sentence
+        translated correctly; None otherwise (a part or a wrong word is not read)."""
+        line = cls.last_user_line(state)
+        return rules.rule_answer(line, str(state.case.fields["target"])) if line is not None else None
 
     @classmethod
     def scripted_simulator(cls) -> UserSimulator:

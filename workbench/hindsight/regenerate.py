@@ -36,6 +36,7 @@ from workbench.env import DialogueEnv
 from workbench.episodes import Episode
 from workbench.errors import WorkbenchError
 from workbench.hindsight.replay import Move, Plan, replay
+from workbench.progress import Meter
 
 log = logging.getLogger(__name__)
 
@@ -98,9 +99,11 @@ def parse_critique(text: str, env: type[DialogueEnv], turns: int) -> list[tuple[
 
 
 def llm_rewrites(env: DialogueEnv, model: BaseChatModel, plans: Sequence[Plan], originals: Sequence[Episode],
-                 k: int = 2) -> list[Plan]:
-    """Rewrites proposed by ``model`` after reading each original dialogue with its outcome (one batched call)."""
-    answers = model.batch([critique_prompt(type(env), e, k) for e in originals])
+                 k: int = 2, progress: bool = True) -> list[Plan]:
+    """Rewrites proposed by ``model`` after reading each original dialogue with its outcome (one batched call,
+    whose critiques the bar counts)."""
+    with Meter(len(originals), desc="hindsight critic", show=progress) as meter, meter.calls(len(originals)):
+        answers = model.batch([critique_prompt(type(env), e, k) for e in originals])
     rewrites, empty = [], 0
     for plan, answer, original in zip(plans, answers, originals):
         proposals = parse_critique(str(answer.content), type(env), original.outcome["turns"])
@@ -133,7 +136,7 @@ def regenerate(env: DialogueEnv, plans: Sequence[Plan], *, mode: str = "search",
     originals = replay(env, plans, batch_size=batch_size, progress=progress, desc="replaying originals")
     played = [e.outcome["turns"] for e in originals]  # a turn after the dialogue ended cannot be rewritten
     rewrites = (search_rewrites(env, plans, played) if mode == "search"
-                else llm_rewrites(env, model, plans, originals, k))
+                else llm_rewrites(env, model, plans, originals, k, progress))
     branches = replay(env, rewrites, batch_size=batch_size, progress=progress, desc="regenerating")
     base = {e.provenance["source"]: e for e in originals}
     for b in branches:

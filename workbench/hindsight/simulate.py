@@ -26,6 +26,7 @@ from workbench.env import DialogueEnv
 from workbench.episodes import Case, Episode
 from workbench.errors import WorkbenchError
 from workbench.hindsight.replay import Move, Plan, replay
+from workbench.progress import Meter
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +75,15 @@ def rating_prompt(episode: Episode, user_role: str, consequence: str) -> list[Ba
 
 
 def ratings(env: type[DialogueEnv], episodes: Sequence[Episode], rated: Sequence[tuple[float, str]], feedback: str,
-            labeller: BaseChatModel | None) -> list[float | None]:
+            labeller: BaseChatModel | None, progress: bool = True) -> list[float | None]:
     """Each episode's rating of type ``feedback``: the environment's (``rated``: its rating and consequence
-    per episode), or ``labeller``'s when given (None if unparsable)."""
+    per episode), or ``labeller``'s when given (None if unparsable; one batched call, whose ratings the bar
+    counts)."""
     if labeller is None:
         return [rating for rating, _ in rated]
-    answers = labeller.batch([rating_prompt(e, env.user_role, consequence)
-                              for e, (_, consequence) in zip(episodes, rated)])
+    with Meter(len(episodes), desc=f"{feedback} ratings", show=progress) as meter, meter.calls(len(episodes)):
+        answers = labeller.batch([rating_prompt(e, env.user_role, consequence)
+                                  for e, (_, consequence) in zip(episodes, rated)])
     parsed = [float(m.group(0)) if (m := _RATING.search(str(a.content))) else None for a in answers]
     if None in parsed:
         log.warning("%s labeller: %d of %d ratings had no digit 1-5 and give no pair", feedback,
@@ -98,7 +101,7 @@ def simulate(env: DialogueEnv, cases: Sequence[Case], *, pairs: int = 1, seed: i
     rated = env.hindsight_ratings(episodes)
     rows: dict[str, list[dict[str, Any]]] = {}
     for feedback in FEEDBACK:
-        scores = ratings(type(env), episodes, [r[feedback] for r in rated], feedback, labeller)
+        scores = ratings(type(env), episodes, [r[feedback] for r in rated], feedback, labeller, progress)
         rows[feedback] = []
         for i in range(0, len(episodes), 2):
             (a, b), (sa, sb) = episodes[i:i + 2], scores[i:i + 2]

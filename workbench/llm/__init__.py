@@ -1,21 +1,29 @@
-"""Chat-model backends: ``LocalChatModel``, the spec resolver and the embedded models."""
+"""Chat-model backends: ``LocalChatModel``, the spec resolver and the embedded models.
 
-from workbench.llm.embedded import SentenceEncoder, gemma_path, load_encoder, minilm_path
-from workbench.llm.local import LocalChatModel, format_transcript, message_label, trim_at_stop
-from workbench.llm.resolve import chat_model, load_models
-from workbench.llm.tiny import tiny_causal_lm, tiny_chat_model
+The names are loaded on first use (PEP 562), so importing one submodule, or this package for a light
+one, does not load torch and transformers.
+"""
 
-__all__ = [
-    "LocalChatModel",
-    "SentenceEncoder",
-    "chat_model",
-    "format_transcript",
-    "load_models",
-    "gemma_path",
-    "load_encoder",
-    "message_label",
-    "minilm_path",
-    "tiny_causal_lm",
-    "tiny_chat_model",
-    "trim_at_stop",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_SOURCES = {
+    "LocalChatModel": "local", "format_transcript": "local", "message_label": "local", "trim_at_stop": "local",
+    "SentenceEncoder": "embedded", "gemma_path": "embedded", "load_encoder": "embedded", "minilm_path": "embedded",
+    "chat_model": "resolve", "load_models": "resolve",
+    "tiny_causal_lm": "tiny", "tiny_chat_model": "tiny",
+}
+
+__all__ = sorted(_SOURCES)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _SOURCES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_SOURCES[name]}"), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_SOURCES))

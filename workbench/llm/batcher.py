@@ -5,7 +5,8 @@ Requests that arrive within a short window, from any thread, are grouped by thei
 inner model: for a ``LocalChatModel`` one left-padded ``generate``, in which sampled requests share a
 call whatever their temperature and token budget (each conversation keeps its own). Callers block
 until their own replies are ready, so the model sees one queue and every caller keeps a plain
-LangChain interface.
+LangChain interface. A request keeps its caller's progress sink (:mod:`workbench.progress`), so a local
+model reports each caller's sequences to that caller's meter.
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from pydantic import Field, PrivateAttr
 
+from workbench.progress import Sink, current_sink
+
 
 @dataclass
 class _Request:
@@ -31,6 +34,8 @@ class _Request:
     stop: tuple[str, ...]
     options: dict[str, Any]
     future: Future = field(default_factory=Future)
+    sink: Sink | None = field(default_factory=current_sink)
+    """The caller's progress sink (the request is made in the caller's thread)."""
 
 
 class BatchingChatModel(BaseChatModel):
@@ -136,7 +141,8 @@ class BatchingChatModel(BaseChatModel):
             if per_row := self._per_row():
                 rows = {name: [r.options.get(name, getattr(self.inner, name)) for r in requests
                                for _ in r.conversations] for name in per_row}
-                replies = self.inner.generate_messages(conversations, stop=list(first.stop) or None,
+                sinks = [r.sink for r in requests for _ in r.conversations]
+                replies = self.inner.generate_messages(conversations, stop=list(first.stop) or None, sinks=sinks,
                                                        **(first.options | rows))
             else:
                 replies = self.inner.batch(conversations, stop=list(first.stop) or None, **first.options)

@@ -24,9 +24,11 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.runnables import RunnableConfig
 from peft import PeftConfig, PeftModel, get_peft_model
 from pydantic import Field, PrivateAttr, model_validator
-from transformers import AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList
+from transformers import (AutoModelForCausalLM, AutoTokenizer, LogitsProcessor, LogitsProcessorList, StoppingCriteria,
+                          StoppingCriteriaList)
 
 from workbench.errors import WorkbenchError
+from workbench.progress import Sink, current_sink
 
 _CHAT_ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"}
 _BASE = "__base__"
@@ -110,6 +112,33 @@ class RowTemperature(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         return scores / self.temperatures.to(device=scores.device, dtype=scores.dtype)
+
+
+class ReportProgress(StoppingCriteria):
+    """Tells each row's progress sink, after every decoding step, how many of its rows finished (a row is
+    finished once ``generate`` pads it) and how many tokens they decoded; it never stops a row."""
+
+    def __init__(self, sinks: Sequence[Sink | None], pad_token_id: int):
+        self.groups: dict[int, tuple[Sink, list[int]]] = {}
+        for row, sink in enumerate(sinks):
+            if sink is not None:
+                self.groups.setdefault(id(sink), (sink, []))[1].append(row)
+        self.pad_token_id = pad_token_id
+        self.finished = [False] * len(sinks)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any) -> torch.BoolTensor:
+        self.report((input_ids[:, -1] == self.pad_token_id).tolist())
+        return torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
+
+    def report(self, ended: Sequence[bool]) -> None:
+        """Report the rows ``ended`` now (and, as tokens, the others)."""
+        for sink, rows in self.groups.values():
+            new = [row for row in rows if ended[row] and not self.finished[row]]
+            for row in new:
+                self.finished[row] = True
+            tokens = sum(not self.finished[row] for row in rows)
+            if new or tokens:
+                sink.generated(len(new), tokens)
 
 
 def per_row(value: Any, rows: int, name: str) -> list[Any]:
@@ -354,11 +383,15 @@ class LocalChatModel(BaseChatModel):
         return ids | {self.tokenizer.eos_token_id}
 
     def generate_messages(
-        self, conversations: Sequence[Sequence[BaseMessage]], stop: list[str] | None = None, **overrides: Any
+        self, conversations: Sequence[Sequence[BaseMessage]], stop: list[str] | None = None, *,
+        sinks: Sequence[Sink | None] | None = None, **overrides: Any
     ) -> list[AIMessage]:
         """Answer every conversation with one left-padded ``generate`` (per ``max_batch_size`` chunk);
-        ``temperature`` and ``max_tokens`` may be lists, one value per conversation."""
+        ``temperature`` and ``max_tokens`` may be lists, one value per conversation. Finished sequences and
+        decoded tokens are reported to ``sinks`` (one per conversation; default: the current sink,
+        :mod:`workbench.progress`) after every decoding step."""
         options = self._options(overrides)
+        sinks = per_row(current_sink() if sinks is None else sinks, len(conversations), "sinks")
         chat = self._chat_mode(options["use_chat_template"])
         prompts, stops = [], list(stop or [])
         for messages in conversations:
@@ -383,7 +416,7 @@ class LocalChatModel(BaseChatModel):
                     for message in self._generate_chunk(
                         prompts[i : i + size], stops, chat,
                         options | {k: options[k][i : i + size] for k in self.PER_ROW},
-                        routes and routes[i : i + size])
+                        routes and routes[i : i + size], sinks[i : i + size])
                 ]
             finally:
                 self.model.train(training)
@@ -400,7 +433,8 @@ class LocalChatModel(BaseChatModel):
         return [route or _BASE for route in routes]
 
     def _generate_chunk(
-        self, prompts: list[str], stops: list[str], chat: bool, options: dict[str, Any], routes: list[str] | None
+        self, prompts: list[str], stops: list[str], chat: bool, options: dict[str, Any], routes: list[str] | None,
+        sinks: list[Sink | None]
     ) -> list[AIMessage]:
         keys = list(zip(prompts, routes or [None] * len(prompts)))
         unique = list(dict.fromkeys(keys))
@@ -416,6 +450,7 @@ class LocalChatModel(BaseChatModel):
         if options["seed"] is not None:
             torch.manual_seed(random.Random(f"{options['seed']}:{self._calls}").getrandbits(63))
         self._calls += 1
+        reporter = ReportProgress(sinks, self.tokenizer.pad_token_id) if any(sinks) else None
         output = self.model.generate(
             **encoded,
             max_new_tokens=max(options["max_tokens"]),
@@ -424,7 +459,10 @@ class LocalChatModel(BaseChatModel):
             tokenizer=self.tokenizer,
             pad_token_id=self.tokenizer.pad_token_id,
             **shared,
+            **({"stopping_criteria": StoppingCriteriaList([reporter])} if reporter else {}),
         )
+        if reporter is not None:
+            reporter.report([True] * len(prompts))
         new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
         input_counts = encoded["attention_mask"].sum(dim=1).tolist()
         return [self._message(ids[:limit], n_in, stops)

@@ -51,10 +51,22 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
     return model.bind(**overrides) if overrides else model
 
 
-def _local_source(spec: str) -> tuple[str, str, bool]:
-    """(name, source, from hub) for a local-model spec."""
+def check_spec(spec: str) -> None:
+    """Refuse a spec that names no model (see :func:`chat_model`), loading and converting nothing, so that a
+    command can fail at start rather than after the work that comes before it needs the model."""
+    spec = spec.strip()
+    if spec.startswith("openai:"):
+        if not spec.removeprefix("openai:").partition("@")[0]:
+            raise WorkbenchError(f"model spec '{spec}' names no model: expected openai:<model>[@<base_url>]")
+        return
+    _local_source(spec, convert=False)
+
+
+def _local_source(spec: str, convert: bool = True) -> tuple[str, str, bool]:
+    """(name, source, from hub) for a local-model spec; without ``convert`` the embedded Gemma's source is left
+    empty (finding it converts the model on its first use)."""
     if spec == "embedded:gemma-3-270m":
-        return spec, str(gemma_path()), False
+        return spec, str(gemma_path()) if convert else "", False
     if spec.startswith("hf:") and _HUB_ID.fullmatch(spec[3:]):
         return spec[3:], spec[3:], True
     path = Path(spec).expanduser()
@@ -83,9 +95,8 @@ def _load(name: str, source: str, hub: bool) -> LocalChatModel:
 
 
 def _openai(spec: str, options: dict[str, Any]) -> BaseChatModel:
+    check_spec(spec)
     model, _, base_url = spec.removeprefix("openai:").partition("@")
-    if not model:
-        raise WorkbenchError(f"model spec '{spec}' names no model: expected openai:<model>[@<base_url>]")
     try:
         from langchain_openai import ChatOpenAI
     except ImportError:

@@ -9,11 +9,13 @@ key the trainer's config lacks stops at start with an error naming it.
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import yaml
 
+from workbench.config import out_field
 from workbench.errors import WorkbenchError
 
 FORMATS = ("auto", "chat", "transcript")
@@ -24,6 +26,20 @@ GRPO_LOSSES = ("grpo", "dr_grpo", "dapo", "bnpo", "cispo", "sapo", "luspo", "ves
 """``GRPOConfig.loss_type``'s values in TRL 1.16 (from its help)."""
 KTO_LOSSES = ("kto", "apo_zero_unpaired")
 ONLINE_DPO_LOSSES = ("sigmoid", "ipo")
+TRACKERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "azure_ml": (("azureml.core", "azureml-core"),), "clearml": (("clearml", "clearml"),),
+    "codecarbon": (("codecarbon", "codecarbon"),), "comet_ml": (("comet_ml", "comet-ml"),),
+    "dagshub": (("dagshub", "dagshub"), ("mlflow", "mlflow")), "dvclive": (("dvclive", "dvclive"),),
+    "flyte": (("flytekit", "flytekit"), ("flytekitplugins.deck", "flytekitplugins-deck-standard")),
+    "kubeflow": (), "mlflow": (("mlflow", "mlflow"),), "neptune": (("neptune", "neptune"),),
+    "swanlab": (("swanlab", "swanlab"),), "tensorboard": (("tensorboard", "tensorboard"),),
+    "trackio": (("trackio", "trackio"),), "wandb": (("wandb", "wandb"),),
+}
+"""The trackers of ``TrainingArguments.report_to`` in transformers 5 (its ``INTEGRATION_TO_CALLBACK``), each with
+the modules it needs and the packages that install them."""
+REPORT_TO = ("none", "all", *TRACKERS)
+PPO_TRACKERS = ("tensorboard",)
+"""The trackers the workbench's PPO logs to."""
 
 
 @dataclass
@@ -41,8 +57,7 @@ class TrainConfig:
         "help": "training data: a run directory or episode file/folder (converted to the method's TRL format), "
                 "or a dataset already in a TRL format (.jsonl/.json/.parquet/.csv file, or a save_to_disk folder)",
         "path": "in"})
-    out: str = field(default="runs/train", metadata={
-        "help": "run directory (the model goes to <out>/model)", "path": "out"})
+    out: str | None = out_field("<method>", " (the model goes to <out>/model)")
     resume: bool = field(default=False, metadata={"help": "continue from the last checkpoint in <out>/checkpoints"})
     format: str = field(default="auto", metadata={
         "help": "chat (the tokenizer's chat template), transcript (\"Role: text\" lines for base models) or auto "
@@ -65,6 +80,10 @@ class TrainConfig:
     max_length: int = field(default=512, metadata={
         "help": "tokens per training sequence (prompt plus completion)", "min": 1})
     seed: int = field(default=0, metadata={"help": "random seed"})
+    report_to: list[str] = field(default_factory=lambda: ["none"], metadata={
+        "help": "trackers that receive the logged metrics, as TRL's report_to: none, all (every installed one), or "
+                "one or more of " + ", ".join(TRACKERS) + " (ppo: tensorboard); TensorBoard's files go to "
+                "<out>/checkpoints/runs", "choices": REPORT_TO})
     bf16: bool | None = field(default=None, metadata={"help": "bf16 mixed precision; default: on a GPU that has it"})
     logging_steps: int = field(default=1, metadata={"help": "log the loss every N steps", "min": 1})
     save_steps: int = field(default=0, metadata={
@@ -278,6 +297,36 @@ def check_trl_keys(config: TrainConfig, config_class: type) -> dict[str, Any]:
     return overrides
 
 
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # a dotted name whose parent package is missing
+        return False
+
+
+def trackers(report_to: list[str]) -> list[str]:
+    """The trackers ``--report_to`` names: ``all`` is every tracker whose packages are installed, ``none`` none."""
+    if report_to == ["all"]:
+        return [t for t, needs in TRACKERS.items() if needs and all(_installed(m) for m, _ in needs)]
+    return [t for t in report_to if t != "none"]
+
+
+def check_trackers(config: TrainConfig) -> None:
+    """Refuse ``--report_to`` that mixes ``none`` or ``all`` with trackers, names a tracker the method cannot log to,
+    or one whose package is not installed (at start, before any folder is made)."""
+    names = config.report_to
+    if len(names) > 1 and {"none", "all"} & set(names):
+        raise WorkbenchError(f"--report_to {' '.join(names)}: none and all go alone")
+    if config.method == "ppo" and names != ["all"]:
+        unsupported = [t for t in trackers(names) if t not in PPO_TRACKERS]
+        if unsupported:
+            raise WorkbenchError(f"--report_to {unsupported[0]}: ppo logs to {', '.join(PPO_TRACKERS)} only")
+    for tracker in trackers(names):
+        missing = [package for module, package in TRACKERS[tracker] if not _installed(module)]
+        if missing:
+            raise WorkbenchError(f"--report_to {tracker} needs {' and '.join(missing)}: pip install {' '.join(missing)}")
+
+
 def default_bf16() -> bool:
     """bf16 mixed precision where the GPU has it (never on CPU)."""
     import torch
@@ -295,7 +344,7 @@ def trl_config(config: TrainConfig, config_class: type, **method_options: Any) -
         "output_dir": f"{config.out}/checkpoints", "num_train_epochs": config.epochs, "max_steps": config.max_steps,
         "per_device_train_batch_size": config.batch_size, "gradient_accumulation_steps": config.grad_accum,
         "seed": config.seed, "data_seed": config.seed, "bf16": bf16, "logging_steps": config.logging_steps,
-        "save_strategy": "steps" if config.save_steps else "epoch", "report_to": "none",
+        "save_strategy": "steps" if config.save_steps else "epoch", "report_to": trackers(config.report_to),
         "disable_tqdm": False, "save_total_limit": 2,
     }
     if config.save_steps:

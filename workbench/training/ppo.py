@@ -271,6 +271,19 @@ def check_weight_keys(path: Path, saved: dict[str, torch.Tensor], expected: dict
         raise WorkbenchError(f"{path}: checkpoint does not fit the policy: {'; '.join(problems)}")
 
 
+def tensorboard_writer(config: TrainConfig, run: Run) -> Any:
+    """A TensorBoard ``SummaryWriter`` in ``<out>/checkpoints/runs/<time>_<host>``, where TRL's trainers write theirs,
+    when ``--report_to`` names tensorboard (else None)."""
+    from workbench.training.config import trackers
+
+    if "tensorboard" not in trackers(config.report_to):
+        return None
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers.integrations.integration_utils import default_logdir
+
+    return SummaryWriter(log_dir=str(run.path / "checkpoints" / default_logdir()))
+
+
 def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
     """``workbench train ppo``: iterations of (play ``batch_size`` cases x ``num_generations``
     episodes, one PPO update); ``--max_steps`` iterations, or ``epochs`` passes over the cases."""
@@ -290,8 +303,9 @@ def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
         run.cut_back(metrics=lambda r: "step" not in r or r["step"] <= ppo.iteration)
     iterations = config.max_steps if config.max_steps > 0 else math.ceil(config.epochs * len(cases) / config.batch_size)
     order = cases * math.ceil((iterations * config.batch_size) / len(cases) + 1)
-    with tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it",
-              disable=not ppo.accelerator.is_main_process) as bar:
+    writer = tensorboard_writer(config, run) if ppo.accelerator.is_main_process else None
+    with writer or nullcontext(), tqdm(total=iterations, initial=ppo.iteration, desc=f"ppo on {env.name}", unit="it",
+                                       disable=not ppo.accelerator.is_main_process) as bar:
         while ppo.iteration < iterations:
             i, share = ppo.iteration, ppo.accelerator.process_index
             chosen = order[i * config.batch_size: (i + 1) * config.batch_size][share:: ppo.accelerator.num_processes]
@@ -300,6 +314,10 @@ def train_ppo(config: TrainConfig, run: Run) -> dict[str, Any]:
             record = ppo.step(played, tokenizer.pad_token_id)
             if ppo.accelerator.is_main_process:
                 run.log_metrics(record)
+            if writer is not None:
+                for key, value in record.items():
+                    if key != "step" and isinstance(value, (int, float)):
+                        writer.add_scalar(f"train/{key}", value, record["step"])
             bar.set_postfix(ret=f"{record['return']:.3f}", kl=f"{record['kl']:.3f}")
             bar.update(1)
             if config.save_steps and ppo.iteration % config.save_steps == 0:
