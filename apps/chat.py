@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
-    from workbench.env import Agent, DialogueEnv, DialogueState, Verdict
+    from workbench.env import Agent, DialogueEnv, DialogueState
     from workbench.episodes import Case, Episode, Turn
 
 COMMANDS = {
@@ -69,25 +69,6 @@ class TypedLine:
         from workbench.episodes import Turn
 
         return [Turn(role=state.user_role, text=self.line) for state in states]
-
-
-class RuleCritic:
-    """The critic without a model: the environment's ground-truth rules. A turn they cannot read gets the
-    environment's verdict for no parsed critic sample (``aggregate_verdicts(state, [])``: -0.1 in the
-    negotiation, the decision "nothing" at the last turn of persuasion and marketplace)."""
-
-    def __init__(self, env: type[DialogueEnv]):
-        self.env = env
-
-    def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
-        verdicts = []
-        for state in states:
-            verdict = self.env.rule_verdict(state)
-            if verdict is None:
-                verdict = self.env.aggregate_verdicts(state, [])
-                verdict.info.update(source="rule", rule=None)
-            verdicts.append(verdict)
-        return verdicts
 
 
 def pick_case(cases: Sequence[Case], case_id: str | None, seed: int) -> Case:
@@ -217,6 +198,7 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     from agents.simulation import make_agent
     from workbench.llm.resolve import load_models
     from workbench.registry import env_class, make_critic
+    from workbench.critics import RuleCritic
     from workbench.runs import Run, default_out
 
     cls = env_class(config.env)

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from agents.policies import RandomPolicy
+from agents.policies import FixedPolicy, RandomPolicy
 from agents.template import TemplateAgent
 from apps.app import AppConfig, build_app
 from apps.chat import pick_case
@@ -238,3 +238,14 @@ def test_a_turn_whose_critic_fails_leaves_the_dialogue_as_it_was(session):
         session.send("Hello")
     assert [t.text for t in session.state.turns] == before and session.pending == pending
     assert session.history == []
+
+
+def test_a_chat_without_a_critic_model_is_judged_by_the_environments_rules():
+    agent = TemplateAgent(NegotiationEnv, FixedPolicy(NegotiationEnv.strategy("propose")))  # names a price
+    session = ChatSession.start(NegotiationEnv, agent, None, pick_case(NegotiationEnv.cases(), "", 0), seed=0)
+    session.send("It is in great shape.")  # the rules read nothing here: the no-answer verdict
+    session.send("Deal, it's yours.")
+    first, second = session.verdicts()
+    assert first[2] == "going on: no deal · reward -0.10 · judged by the rules"
+    assert second[2].startswith("success: deal, price ") and "by the rule: price agreed at $" in second[2]
+    assert session.outcome()["success"]

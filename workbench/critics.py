@@ -17,7 +17,7 @@ from typing import Any, Callable, Sequence
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
-from workbench.env import Critic, DialogueState, Verdict
+from workbench.env import Critic, DialogueEnv, DialogueState, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,27 @@ class GroundTruthCritic:
 
     def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
         return [self.verdict(s) for s in states]
+
+
+class RuleCritic:
+    """The critic without a model or hidden state: the environment's ground-truth rules read the dialogue's text
+    (:meth:`DialogueEnv.rule_verdict`: a price agreed, a donation stated, ...), so it judges a person or an LLM in
+    the user's seat. A turn they cannot read gets the environment's verdict for no parsed critic sample
+    (``aggregate_verdicts(state, [])``: -0.1 in the negotiation, the decision "nothing" at the last turn of
+    persuasion and marketplace)."""
+
+    def __init__(self, env: type[DialogueEnv]):
+        self.env = env
+
+    def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
+        verdicts = []
+        for state in states:
+            verdict = self.env.rule_verdict(state)
+            if verdict is None:
+                verdict = self.env.aggregate_verdicts(state, [])
+                verdict.info.update(source="rule", rule=None)
+            verdicts.append(verdict)
+        return verdicts
 
 
 class LLMCritic:

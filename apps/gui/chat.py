@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from workbench.critics import RuleCritic
 from workbench.env import Agent, DialogueEnv, DialogueState, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
@@ -27,13 +28,6 @@ from workbench.training.preferences import feedback_rows
 
 FEEDBACK = "app-feedback"
 CHATS = "app-chats"
-
-
-class Unjudged:
-    """The critic of a chat without one: every turn goes on, unjudged, with no reward."""
-
-    def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
-        return [Verdict(reward=0.0, done=False, success=False, info={"judged": False}) for _ in states]
 
 
 class PersonTurns:
@@ -59,7 +53,6 @@ class ChatSession:
     agent: Agent
     case: Case
     seed: int
-    judged: bool
     specs: dict[str, Any] = field(default_factory=dict)
     """The models, planner and adapters the chat was started with (kept with the saved episode)."""
     state: DialogueState | None = None
@@ -71,9 +64,10 @@ class ChatSession:
     @classmethod
     def start(cls, env_cls: type[DialogueEnv], agent: Agent, critic: Any, case: Case, *, seed: int,
               max_turns: int | None = None, specs: dict[str, Any] | None = None) -> ChatSession:
-        """A new dialogue on ``case``; the agent makes its first move (``critic`` None: turns are not judged)."""
-        env = env_cls(PersonTurns(), critic or Unjudged(), max_turns=max_turns)
-        session = cls(env=env, agent=agent, case=case, seed=seed, judged=critic is not None, specs=dict(specs or {}))
+        """A new dialogue on ``case``; the agent makes its first move (``critic`` None: the environment's
+        ground-truth rules judge, as in the terminal chat)."""
+        env = env_cls(PersonTurns(), critic or RuleCritic(env_cls), max_turns=max_turns)
+        session = cls(env=env, agent=agent, case=case, seed=seed, specs=dict(specs or {}))
         session.state = env.begin(case, seed)
         session.pending = session._agent_turn()
         return session
@@ -157,7 +151,7 @@ class ChatSession:
             total += verdict.reward
             reply = (f"replaced: {turn.info['fallback']}" if "fallback" in turn.info else
                      "model" if turn.info.get("generated") else "template")
-            rows.append([n, turn.strategy or "", describe(verdict) if self.judged else "not judged", reply,
+            rows.append([n, turn.strategy or "", describe(verdict), reply,
                          rounded(verdict.reward), rounded(total)])
         return rows
 
@@ -199,7 +193,7 @@ class ChatSession:
         return record
 
 
-COUNTS = ("judged", "samples", "parsed", "unparsable", "dropped_votes", "source", "rule")
+COUNTS = ("samples", "parsed", "unparsable", "dropped_votes", "source", "rule")
 """Verdict facts :func:`describe` says in its own words (the critic's sample counts) or leaves out (where the verdict
 came from), rather than as findings."""
 
@@ -218,6 +212,8 @@ def describe(verdict: Verdict) -> str:
         parts.append(f"{info.get('parsed', 0)} of {info['samples']} critic samples parsed")
     if info.get("dropped_votes"):
         parts.append(f"{info['dropped_votes']} of the parsed votes dropped")
+    if info.get("source") == "rule":
+        parts.append(f"by the rule: {info['rule']}" if info.get("rule") else "judged by the rules")
     return " · ".join(parts)
 
 
