@@ -33,7 +33,8 @@ TRAINED = "trained planner"
 @dataclass
 class QuickstartConfig:
     env: str = field(default="negotiation", metadata={
-        "help": "environment with a scripted user simulator and annotated strategies (see `workbench envs`)"})
+        "help": "environment with a scripted user simulator and human dialogues (see `workbench envs`): "
+                "negotiation, emotional_support, tutoring or persuasion"})
     seeds: int = field(default=3, metadata={"help": "planners trained, one per seed (0, 1, ...)", "min": 1})
     rl_episodes: int = field(default=384, metadata={
         "help": "self-play episodes of each planner's training (32 per update)", "min": 32})
@@ -59,8 +60,10 @@ def run_quickstart(config: QuickstartConfig) -> str:
     if config.env not in env_names():
         raise WorkbenchError(f"unknown environment {config.env!r} (use {', '.join(env_names())})")
     env = env_class(config.env)
-    if "scripted" not in env.simulator_names:
-        raise WorkbenchError(f"{config.env} has no scripted simulator, which the quick start trains against")
+    usable = [n for n in env_names() if "scripted" in env_class(n).simulator_names and env_class(n).sft_sources()]
+    if config.env not in usable:
+        raise WorkbenchError(f"the quick start needs a scripted simulator to train against and human dialogues for the "
+                             f"most-frequent baseline, which {config.env} lacks (use {', '.join(usable)})")
     if config.dialogues:
         from workbench.llm.resolve import check_spec
 

@@ -56,3 +56,10 @@ def test_quickstart_refuses_an_environment_without_a_scripted_simulator_before_a
                              str(tmp_path / "qs")], capture_output=True, text=True, timeout=120)
     assert result.returncode == 2 and result.stderr.startswith("error: unknown environment 'nowhere'")
     assert not (tmp_path / "qs").exists()
+
+
+def test_quickstart_refuses_an_environment_without_human_dialogues_before_any_folder(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "apps.cli", "quickstart", "--env", "marketplace", "--out",
+                             str(tmp_path / "qs")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "which marketplace lacks (use " in result.stderr and "negotiation" in result.stderr
+    assert not (tmp_path / "qs").exists()
