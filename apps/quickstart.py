@@ -190,11 +190,17 @@ def _speak(config: QuickstartConfig, planner: Path, out: Path) -> list[str]:
         env=config.env, agent_model=config.agent_model, policy=f"planner:{planner / 'rl'}", n=config.dialogues,
         max_turns=config.dialogue_turns, max_new_tokens=config.max_new_tokens, out=str(out),
         resume=config.resume and out.exists(), progress=config.progress))
+    from workbench.evaluate import fallback_legend, format_table
+
     episodes = run.episodes()
-    lines = [f"{len(episodes)} dialogue{'s' * (len(episodes) != 1)} spoken by {config.agent_model} with the first planner's strategies "
-             f"(at most {config.dialogue_turns} agent turns; the scripted user reacts to the strategy):"]
+    lines = [f"{len(episodes)} dialogue{'s' * (len(episodes) != 1)} spoken by {config.agent_model} with the first "
+             f"planner's strategies (at most {config.dialogue_turns} agent turns; the scripted user reacts to the "
+             "strategy):"]
     for episode in episodes:
         lines += ["", *transcript(episode)]
+    lines += ["", format_table(table)]  # with the share of the model's replies replaced by a template line
+    if legend := fallback_legend(table):
+        lines.append(legend)
     return lines
 
 

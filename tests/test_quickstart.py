@@ -42,6 +42,7 @@ def test_quickstart_end_to_end_with_tiny_models(tmp_path):
         assert f"| {label} |" in text
     assert "beat both baselines in" in text and "of 2 seeds on SR" in text
     assert "1 dialogue spoken by" in text and "Teacher [" in text
+    assert "replaced replies" in text  # the spoken dialogues' fallback rate stands beside their metrics
     assert (out / "plots" / "sr_by_turn.png").stat().st_size > 0 and (out / "plots" / "training.png").exists()
     assert "| trained planner |" in (out / "summary.md").read_text()
     for seed in (0, 1):
