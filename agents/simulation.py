@@ -138,12 +138,15 @@ def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) 
     ``workbench.llm.resolve.load_models``: e.g. the app's shared models) and the environment with its critic."""
     from workbench.registry import env_class, make_env
 
+    from workbench.llm.resolve import frozen_role_spec
+
     if load is None:
         from workbench.llm.resolve import load_models as load
     cls = env_class(config.env)
     sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
     wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")
     critic_spec = (config.critic_model or sim_spec or config.agent_model or EMBEDDED) if wants_llm_critic else None
+    sim_spec, critic_spec = (frozen_role_spec(s) if s else None for s in (sim_spec, critic_spec))
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
     adapters = adapter_names(config.adapters, config.adapter_library) if config.adapters else None
     settings = dataclasses.asdict(config) | {"sim_model": sim_spec, "critic_model": critic_spec, "adapters": adapters}

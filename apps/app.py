@@ -78,8 +78,8 @@ def run_app(config: AppConfig, block: bool = True, job_command: Sequence[str] | 
             stopping["jobs"] = app.jobs
         if config.preload and config.models:
             started = time.perf_counter()
-            app.models.get(config.models[0])
-            print(f"loaded {config.models[0]} in {time.perf_counter() - started:.1f} s")
+            model = app.models.get(config.models[0], frozen=True)  # the chat's roles (no adapters yet)
+            print(f"loaded {model.inner.model_name or config.models[0]} in {time.perf_counter() - started:.1f} s")
         demo.queue(default_concurrency_limit=16)
         demo.launch(server_name=config.host, server_port=config.port, prevent_thread_lock=not block, quiet=not block,
                     show_error=False, max_file_size=upload_limit(config))

@@ -69,7 +69,7 @@ def cmd_hindsight(argv: Sequence[str]) -> None:
 
 def run_regenerate(config: RegenerateConfig):
     """Regenerate ``config.source``'s dialogues into ``config.out``; return the run and its summary."""
-    from workbench.llm.resolve import load_models
+    from workbench.llm.resolve import frozen_role_spec, load_models
     from workbench.evaluate import format_table
     from workbench.hindsight.regenerate import check_options, regenerate, summary
     from workbench.hindsight.replay import plans_from_cases, plans_from_episodes
@@ -88,7 +88,7 @@ def run_regenerate(config: RegenerateConfig):
         plans = plans_from_episodes(sim.cls, config.source, keep_text=config.keep_text)
     else:
         raise WorkbenchError(f"--in {config.source!r}: no such run directory (or use `human`)")
-    model = load_models({"hindsight": config.model}, config.seed)["hindsight"] if config.model else None
+    model = load_models({"hindsight": frozen_role_spec(config.model)}, config.seed)["hindsight"] if config.model else None
     with Run.open(config.out, {**sim.settings, "source": config.source}, resume=config.resume,
                   resumable_changes=("resume", "progress")) as run:
         if config.resume and run.episodes():
@@ -109,7 +109,7 @@ def run_regenerate(config: RegenerateConfig):
 
 def run_simulate(config: SimulateConfig):
     """Play the pairs, label them three ways and write ``<out>/preferences/<feedback>.jsonl``."""
-    from workbench.llm.resolve import load_models
+    from workbench.llm.resolve import frozen_role_spec, load_models
     from workbench.evaluate import format_rows
     from workbench.hindsight.simulate import FEEDBACK, check_env, simulate
     from workbench.registry import env_class
@@ -122,7 +122,7 @@ def run_simulate(config: SimulateConfig):
     check_env(env_class(config.env))
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
-    labeller = load_models({"labeller": config.labeller}, config.seed)["labeller"] if config.labeller else None
+    labeller = load_models({"labeller": frozen_role_spec(config.labeller)}, config.seed)["labeller"] if config.labeller else None
     with Run.open(config.out, sim.settings, resume=config.resume, resumable_changes=("resume", "progress")) as run:
         run.cut_back(episodes=lambda e: False, metrics=lambda r: False)  # simulated in one go: a resume starts over
         episodes, rows = simulate(sim.env, cases, pairs=config.pairs, seed=config.seed, labeller=labeller,

@@ -7,7 +7,11 @@
    from threads (as browser sessions do), where the shared model's queue batches their requests.
    Prints both times and their ratio (one at a time / together).
 
+With ``--against SPEC`` step 1 runs on both models (each app serving one) and prints the ratio of the first
+replies instead of step 2: e.g. the embedded Gemma on transformers vs on llama.cpp.
+
     python benchmarks/app_chat.py --model embedded:gemma-3-270m --sessions 4
+    python benchmarks/app_chat.py --model embedded:gemma-3-270m@transformers --against embedded:gemma-3-270m@llamacpp
 """
 
 from __future__ import annotations
@@ -27,12 +31,12 @@ from workbench.registry import env_class, make_critic
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
-def first_reply(args: argparse.Namespace, runs: str) -> tuple[float, float, float]:
-    """(load s, first agent turn s, reply to the first message s) in the browser."""
+def first_reply(args: argparse.Namespace, runs: str, spec: str) -> tuple[float, float, float]:
+    """(load s, first agent turn s, reply to the first message s) in the browser, the app serving ``spec``."""
     from playwright.sync_api import sync_playwright
 
     started = time.perf_counter()
-    _, demo = run_app(AppConfig(runs=runs, models=[args.model], port=args.port, critic_samples=args.critic_samples),
+    _, demo = run_app(AppConfig(runs=runs, models=[spec], port=args.port, critic_samples=args.critic_samples),
                    block=False)
     loaded = time.perf_counter() - started
     try:
@@ -43,7 +47,7 @@ def first_reply(args: argparse.Namespace, runs: str) -> tuple[float, float, floa
             page.goto(f"http://127.0.0.1:{args.port}/")
             started = time.perf_counter()
             page.locator("#new-chat").click()
-            page.wait_for_function("document.querySelector('#chat-status').innerText.includes('you are the')")
+            page.wait_for_function("document.querySelector('#chat-status').innerText.toLowerCase().includes('you are the')")
             opened = time.perf_counter() - started
             page.locator("#chat-input textarea").fill("Hi! It's in great condition. I'm asking the listed price.")
             started = time.perf_counter()
@@ -95,16 +99,25 @@ def main() -> None:
     parser.add_argument("--critic-samples", type=int, default=5)
     parser.add_argument("--port", type=int, default=7899)
     parser.add_argument("--skip-browser", action="store_true")
+    parser.add_argument("--against", metavar="SPEC", help="time the first reply on this model too, and compare")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as runs:
+        specs = [args.model, args.against] if args.against else [args.model]
+        replies = {}
         if not args.skip_browser:
-            loaded, opened, replied = first_reply(args, runs)
-            print(f"model load before serving: {loaded:.1f} s; first agent turn: {opened:.1f} s; "
-                  f"reply to the first message (critic + agent): {replied:.1f} s")
+            for i, spec in enumerate(specs):  # each app in its own runs folder (an app locks its jobs)
+                loaded, opened, replied = first_reply(args, f"{runs}/app{i}", spec)
+                replies[spec] = replied
+                print(f"{spec}: model load before serving: {loaded:.1f} s; first agent turn: {opened:.1f} s; "
+                      f"reply to the first message (critic + agent): {replied:.1f} s")
+        if args.against:
+            if replies:
+                print(f"ratio of the first replies {args.model} / {args.against}: "
+                      f"{replies[args.model] / replies[args.against]:.2f}x")
+            return
         alone, together = sessions(args, runs)
         print(f"{args.sessions} sessions, one turn each: one at a time {alone:.1f} s, together {together:.1f} s, "
               f"ratio {alone / together:.2f}x")
-
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,12 @@
-"""Lockstep vs one-at-a-time LLM self-play on the same episodes, in generated tokens per second.
+"""Lockstep vs one-at-a-time LLM self-play on the same episodes, in generated tokens per second; or, with
+``--against SPEC``, lockstep self-play on two engines (transformers vs llama.cpp).
 
 Both runs use the same model instance (agent, seller and critic), the same cases and seeds; the
 only difference is how many episodes share each batched model call. Prints both rates and their
-ratio (lockstep / one at a time).
+ratio (lockstep / one at a time, or the second engine / the first).
 
     python benchmarks/lockstep_rollout.py --episodes 16 --max-turns 3
+    python benchmarks/lockstep_rollout.py --against embedded:gemma-3-270m@llamacpp
 """
 
 from __future__ import annotations
@@ -44,13 +46,20 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=32)
     parser.add_argument("--critic-samples", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--against", metavar="SPEC", help="compare lockstep self-play on this model instead")
     args = parser.parse_args()
     model = chat_model(args.model)
-    rows = {"one at a time": measure(model, args, 1), "lockstep": measure(model, args, args.episodes)}
-    print(f"{'mode':<14} {'seconds':>9} {'gen tokens':>11} {'tokens/s':>9}")
+    if args.against:
+        other = chat_model(args.against)
+        rows = {args.model: measure(model, args, args.episodes), args.against: measure(other, args, args.episodes)}
+    else:
+        rows = {"one at a time": measure(model, args, 1), "lockstep": measure(model, args, args.episodes)}
+    width = max(map(len, rows)) + 2
+    print(f"{'mode':<{width}} {'seconds':>9} {'gen tokens':>11} {'tokens/s':>9}")
     for name, (seconds, tokens, rate) in rows.items():
-        print(f"{name:<14} {seconds:9.1f} {tokens:11d} {rate:9.2f}")
-    print(f"ratio lockstep / one-at-a-time (tokens/s): {rows['lockstep'][2] / rows['one at a time'][2]:.2f}x")
+        print(f"{name:<{width}} {seconds:9.1f} {tokens:11d} {rate:9.2f}")
+    (base, first), (other_name, second) = rows.items()
+    print(f"ratio {other_name} / {base} (tokens/s): {second[2] / first[2]:.2f}x")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from agents.simulation import EMBEDDED
 from workbench.errors import WorkbenchError
 from workbench.llm.batcher import BatchingChatModel
 from workbench.llm.local import LocalChatModel
-from workbench.llm.resolve import chat_model
+from workbench.llm.resolve import chat_model, frozen_role_spec
 
 TEMPLATE = "template (no model)"
 """The agent-model choice that uses the environment's template utterances."""
@@ -31,12 +31,14 @@ class SharedModels:
         self._models: dict[str, BatchingChatModel] = {}
         self._lock = threading.Lock()
 
-    def get(self, spec: str | None) -> BatchingChatModel | None:
-        """The shared batched model for ``spec`` (None or the template choice: no model)."""
+    def get(self, spec: str | None, frozen: bool = False) -> BatchingChatModel | None:
+        """The shared batched model for ``spec`` (None or the template choice: no model); ``frozen`` for a role
+        that does not train (a critic, an agent without adapters): the engine ``frozen_role_spec`` picks."""
         if not spec or spec == TEMPLATE:
             return None
-        if spec not in self.specs:
+        if spec not in self.specs and spec not in {frozen_role_spec(s) for s in self.specs}:
             raise WorkbenchError(f"model {spec!r} is not offered by this app (offered: {', '.join(self.specs)})")
+        spec = frozen_role_spec(spec) if frozen else spec
         with self._lock:
             if spec not in self._models:
                 self._models[spec] = BatchingChatModel(inner=chat_model(spec))

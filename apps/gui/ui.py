@@ -148,11 +148,11 @@ def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, 
     cls = env_class(env)
     case = pick_case(cls.cases(), case_id, int(seed))
     model = (app.models.with_adapters(agent_spec, adapters or [], app.library) if adapters else
-             app.models.get(agent_spec))
+             app.models.get(agent_spec, frozen=True))
     spec = f"planner:{app.runs.resolve(planner.removeprefix('planner:'), must_exist=True)}" \
         if planner.startswith("planner:") else planner
     agent = make_agent(cls, model, make_policy(spec, cls, model), app.config.temperature, app.config.max_new_tokens)
-    critic_model = app.models.get(critic_spec) if critic_spec != "none" else None
+    critic_model = app.models.get(critic_spec, frozen=True) if critic_spec != "none" else None
     critic = make_critic(cls, "llm", "human", critic_model, samples=app.config.critic_samples) if critic_model else None
     session = ChatSession.start(cls, agent, critic, case, seed=int(seed),
                                 specs={"agent": agent_spec, "critic": critic_spec, "planner": planner,

