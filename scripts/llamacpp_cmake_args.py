@@ -5,7 +5,7 @@ instructions wherever the CPU has them; a kernel or sandbox that does not grant 
 instruction" on the first decode) kills the process. This names each x86 instruction set the CPU reports
 (/proc/cpuinfo) and leaves AMX and llava (multimodal, unused) out:
 
-    CMAKE_ARGS="$(python3 scripts/llamacpp_cmake_args.py)" pip install -e ".[llamacpp]"
+    CMAKE_ARGS="$(python3 scripts/llamacpp_cmake_args.py)" pip install --no-cache-dir "llama-cpp-python[server]>=0.3.36"
 """
 
 from __future__ import annotations
