@@ -4,7 +4,8 @@ A policy returns ``(strategy, probability)`` per dialogue (probability None wher
 none, as for an LLM's own pick). Specs (``--policy``, ``--planners``): ``random`` draws uniformly
 with each episode's own random stream; ``most-frequent`` always plays the strategy human agents
 use most in the annotated data; ``fixed:<name>`` always plays one strategy; ``planner:<folder>``
-is a saved PPDPP planner; ``procot`` lets the agent's chat model pick (needs one); ``none`` plays no
+is a saved PPDPP planner; an environment can add its own by name (``DialogueEnv.policies``, e.g. household's
+``follow-instructions``); ``procot`` lets the agent's chat model pick (needs one); ``none`` plays no
 strategy at all (the LLM agent speaks freely: PPDPP's "Standard" baseline).
 """
 
@@ -49,6 +50,9 @@ def make_policy(spec: str, env: type[DialogueEnv], model: BaseChatModel | None =
     likely strategy instead of sampling; ``model`` is the agent's chat model (for ``procot``)."""
     if spec == "none":
         return None
+    own = env.policies()
+    if spec in own:
+        return own[spec]()
     if spec == "random":
         return RandomPolicy(env.strategies)
     if spec == "most-frequent":
@@ -67,5 +71,6 @@ def make_policy(spec: str, env: type[DialogueEnv], model: BaseChatModel | None =
         from agents.procot import ProCoTPolicy
 
         return ProCoTPolicy(model, env)
+    extra = "".join(f", {name}" for name in own)
     raise WorkbenchError(f"unknown policy {spec!r} (use random, most-frequent, fixed:<strategy>, "
-                         "planner:<folder>, procot or none)")
+                         f"planner:<folder>, procot{extra} or none)")

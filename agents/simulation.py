@@ -143,8 +143,13 @@ def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) 
     if load is None:
         from workbench.llm.resolve import load_models as load
     cls = env_class(config.env)
+    if config.simulator not in cls.simulator_names:  # a spec the environment reads (household: classifier:<folder>)
+        from agents.user_agents import register_user_agents
+
+        register_user_agents()
     sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
-    wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted")
+    wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted"
+                                                  and not cls.world_ground_truth)
     critic_spec = (config.critic_model or sim_spec or config.agent_model or EMBEDDED) if wants_llm_critic else None
     sim_spec, critic_spec = (frozen_role_spec(s) if s else None for s in (sim_spec, critic_spec))
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}

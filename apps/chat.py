@@ -204,8 +204,10 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     cls = env_class(config.env)
     case = pick_case(cls.cases(config.data), config.case, config.seed)
     models = load_models({"agent": config.agent_model, "critic": config.critic_model}, config.seed)
-    critic = (make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)
-              if models["critic"] else RuleCritic(cls))
+    if models["critic"]:
+        critic = make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)
+    else:  # a world that judges itself (household) reads its own state; otherwise the rules read the text
+        critic = make_critic(cls, "ground-truth", "human", None) if cls.world_ground_truth else RuleCritic(cls)
     typed = TypedLine()
     env = cls(typed, critic, max_turns=config.max_turns)
     agent = make_agent(cls, models["agent"], make_policy(config.policy, cls, models["agent"]), config.temperature,

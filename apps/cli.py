@@ -1,5 +1,5 @@
 """The ``workbench`` command: ``quickstart``, ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
-``hindsight``, ``app``."""
+``evaluate-user``, ``hindsight``, ``app``."""
 
 from __future__ import annotations
 
@@ -25,6 +25,8 @@ COMMANDS = {
              "episodes or TRL datasets), the PPDPP planner, a planner from stored dialogues, ...",
     "feedback": "verbal feedback as LoRA adapters (C3PO): add, list, enable, disable, remove, evaluate, combine",
     "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
+    "evaluate-user": "score user agents (Commander simulators) against the human Commander of real TEACh games: "
+                     "when to speak and which dialogue acts (--simulators rule,scripted,llm ...)",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
                  "labelling preferences (RLHS)",
     "app": "the Gradio app: chat with agents, watch self-play, run training jobs, give verbal feedback",
@@ -32,6 +34,7 @@ COMMANDS = {
 
 CONFIGS = {
     "quickstart": "apps.quickstart:QuickstartConfig", "selfplay": "apps.selfplay:SelfPlayConfig", "chat": "apps.chat:ChatConfig", "evaluate": "apps.compare:EvaluateConfig",
+    "evaluate-user": "apps.evaluate_user:EvaluateUserConfig",
     "app": "apps.app:AppConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
     "hindsight simulate": "apps.hindsight:SimulateConfig", "feedback add": "agents.c3po.config:FeedbackConfig",
 }
@@ -186,6 +189,17 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     print(f"run directory: {run.path}")
 
 
+def cmd_evaluate_user(argv: Sequence[str]) -> None:
+    from apps.evaluate_user import run_evaluate_user
+    from workbench.config import parse_config
+
+    config = parse_config(config_class("evaluate-user"), argv, prog="workbench evaluate-user",
+                          description=COMMANDS["evaluate-user"])
+    run, text = run_evaluate_user(config)
+    print(text)
+    print(f"run directory: {run.path}")
+
+
 def summarise_run(argv: Sequence[str]) -> None:
     from workbench.evaluate import fallback_legend, format_table, metrics_table, plot_outcomes
     from workbench.registry import env_class
@@ -225,7 +239,7 @@ def cmd_app(argv: Sequence[str]) -> None:
 
 
 HANDLERS = {"quickstart": cmd_quickstart, "app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
-            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "hindsight": cmd_hindsight}
+            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "evaluate-user": cmd_evaluate_user, "hindsight": cmd_hindsight}
 
 
 def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, str], metavar: str,

@@ -84,8 +84,7 @@ def test_datasets_hold_free_form_dictionaries_as_text():
 
 def rollouts(name: str, n: int = 3) -> list[Episode]:
     env = make_env(name, simulator="scripted")
-    sources = env.sft_sources()
-    cases = env.cases(sources[0] if sources else None)
+    cases = env.cases()  # the environment's default playable cases
     return rollout(env, TemplateAgent(type(env), RandomPolicy(type(env).strategies)), cases, n=n, seed=1,
                    progress=False)
 

@@ -35,6 +35,21 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise WorkbenchError(f"{path}: not UTF-8 text") from None
 
 
+def read_json(path: str | Path, what: str) -> tuple[Any, str]:
+    """The parsed JSON document at ``path`` and its text (for locating lines); a missing, unreadable or malformed
+    file stops with one line ("file:line: not valid JSON (...)"); ``what`` names the file in the message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise WorkbenchError(f"{path}: cannot read the {what} ({reason})") from None
+    try:
+        return json.loads(text), text
+    except json.JSONDecodeError as exc:
+        raise WorkbenchError(f"{path}:{exc.lineno}: not valid JSON ({exc.msg})") from None
+
+
 def require(row: Mapping[str, Any], types: Mapping[str, type | tuple[type, ...]], where: str) -> None:
     """Check that ``row`` has each key with a value of the given type(s); ``where`` is "file:line"."""
     for key, expected in types.items():

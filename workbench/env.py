@@ -12,8 +12,9 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
+from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 
 from workbench.episodes import Case, Episode, Turn, format_history
@@ -115,6 +116,9 @@ class DialogueEnv(ABC):
     simulator_names: tuple[str, ...]
     metric_names: tuple[str, ...]
     default_max_turns: int = 8
+    world_ground_truth: bool = False
+    """Whether the environment's own state judges the dialogue (a world to check), so that the ground-truth critic
+    works whatever sits in the user's seat; otherwise it reads the scripted simulator's hidden state."""
 
     def __init__(self, simulator: UserSimulator, critic: Critic, *, max_turns: int | None = None):
         self.simulator = simulator
@@ -175,6 +179,19 @@ class DialogueEnv(ABC):
     @abstractmethod
     def scripted_simulator(cls) -> UserSimulator:
         """The programmatic persona with hidden state (exact outcomes, no model)."""
+
+    @classmethod
+    def spec_simulator(cls, spec: str) -> UserSimulator | None:
+        """A user simulator named by a spec the environment reads itself (household: a trained user agent,
+        ``classifier:<folder>``); None for a spec it does not know (the default: every spec)."""
+        return None
+
+    @classmethod
+    def llm_simulator(cls, model: BaseChatModel) -> UserSimulator:
+        """A chat model in the user's seat; by default it role-plays from :meth:`user_prompt`."""
+        from workbench.roleplay import LLMUserSimulator
+
+        return LLMUserSimulator(model, cls.user_prompt)
 
     @classmethod
     @abstractmethod
@@ -259,6 +276,12 @@ class DialogueEnv(ABC):
         raise WorkbenchError(f"environment {cls.name!r} has no satisfaction ratings to simulate")
 
     # -- strategies -------------------------------------------------------------------
+    @classmethod
+    def policies(cls) -> dict[str, Callable[[], Any]]:
+        """The environment's own strategy policies by spec name (a rule-based expert, ...), each a factory of an
+        object with ``choose(states) -> [(strategy, probability)]``; none by default."""
+        return {}
+
     @classmethod
     def strategy(cls, name: str) -> Strategy:
         for s in cls.strategies:

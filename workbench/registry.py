@@ -44,28 +44,32 @@ def env_class(name: str) -> type[DialogueEnv]:
 
 
 def make_simulator(env: type[DialogueEnv], name: str, model: BaseChatModel | None) -> UserSimulator:
+    """The simulator ``name``: one of ``env.simulator_names`` or a spec the environment reads itself
+    (:meth:`DialogueEnv.spec_simulator`)."""
+    own = env.spec_simulator(name) if name not in env.simulator_names else None
+    if own is not None:
+        return own
     if name not in env.simulator_names:
         raise WorkbenchError(f"unknown simulator {name!r} for {env.name!r} (known: {', '.join(env.simulator_names)})")
     if name == "scripted":
         return env.scripted_simulator()
     if model is None:
         raise WorkbenchError(f"the {name!r} simulator needs a model (--sim-model)")
-    from workbench.roleplay import LLMUserSimulator
-
-    return LLMUserSimulator(model, env.user_prompt)
+    return env.llm_simulator(model)
 
 
 def make_critic(env: type[DialogueEnv], kind: str, simulator: str, model: BaseChatModel | None, *,
                 samples: int = 10, temperature: float = 1.1) -> Critic:
-    """``auto`` is the ground truth for the scripted simulator and an LLM critic otherwise."""
+    """``auto`` is the ground truth for the scripted simulator (for any simulator where the environment's world
+    judges, ``env.world_ground_truth``) and an LLM critic otherwise."""
     if kind not in CRITICS:
         raise WorkbenchError(f"unknown critic {kind!r} (known: {', '.join(CRITICS)})")
     if kind == "auto":
-        kind = "ground-truth" if simulator == "scripted" else "llm"
+        kind = "ground-truth" if simulator == "scripted" or env.world_ground_truth else "llm"
     from workbench.critics import GroundTruthCritic, LLMCritic
 
     if kind == "ground-truth":
-        if simulator != "scripted":
+        if simulator != "scripted" and not env.world_ground_truth:
             raise WorkbenchError("the ground-truth critic needs the scripted simulator's hidden state")
         return GroundTruthCritic(env.ground_truth)
     if model is None:

@@ -37,12 +37,18 @@ class PersonTurns:
 
     def __init__(self) -> None:
         self.text = ""
+        self.acts: list[str] = []
+        """The dialogue acts the person gave the text (environments with acts, e.g. TEACh's), the first as its
+        strategy."""
 
     def start(self, state: DialogueState) -> None:
         """A person needs no drawn persona."""
 
     def respond(self, states: Sequence[DialogueState]) -> list[Turn]:
-        return [Turn(role=s.user_role, text=self.text) for s in states]
+        if not self.acts:
+            return [Turn(role=s.user_role, text=self.text) for s in states]
+        return [Turn(role=s.user_role, text=self.text, strategy=self.acts[0], info={"das": list(self.acts)})
+                for s in states]
 
 
 @dataclass
@@ -80,23 +86,34 @@ class ChatSession:
         (turn,) = self.agent.act([self.state])
         return turn
 
-    def send(self, text: str) -> None:
-        """The person answers the pending agent turn; the critic judges; the agent answers unless it ended.
+    def send(self, text: str, acts: Sequence[str] = ()) -> None:
+        """The person answers the pending agent turn (with its dialogue ``acts``, where the environment has them);
+        the critic judges; the agent answers unless it ended.
 
         The agent's answer does not depend on the verdict, so it is generated while the critic judges (on a
-        shared ``BatchingChatModel`` both are one ``generate``) and dropped if the verdict ends the dialogue."""
+        shared ``BatchingChatModel`` both are one ``generate``) and dropped if the verdict ends the dialogue. In an
+        environment with a world (``world_ground_truth``) the agent's last turn changes the world its next one
+        reads, so there it answers after the turn is applied."""
         with self.lock:
-            self._send(" ".join(text.split()))
+            self._send(" ".join(text.split()), list(acts))
 
-    def _send(self, text: str) -> None:
+    def _send(self, text: str, acts: list[str]) -> None:
         if not text:
             raise WorkbenchError("type a message first")
         if self.finished or self.pending is None:
             raise WorkbenchError("this dialogue has ended: start a new chat")
         self.history.append(copy.deepcopy((self.state, self.pending)))
+        self.env.simulator.text, self.env.simulator.acts = text, acts
+        if self.env.world_ground_truth:
+            try:
+                self.env.advance([self.state], [self.pending])
+                self.pending = None if self.finished else self._agent_turn()
+            except Exception:
+                self.state, self.pending = self.history.pop()
+                raise
+            return
         ahead = copy.deepcopy(self.state)  # the dialogue as the agent sees it once the person has spoken
         ahead.turns += [copy.deepcopy(self.pending), Turn(role=ahead.user_role, text=text)]
-        self.env.simulator.text = text
         try:
             with ThreadPoolExecutor(max_workers=1) as pool:
                 answer = pool.submit(lambda: self.agent.act([ahead])[0])
@@ -124,6 +141,10 @@ class ChatSession:
 
     # ----- what the page shows -----
 
+    def brief(self) -> str:
+        """What the person's side knows (the environment's brief of the user)."""
+        return self.env.user_brief(self.case)
+
     def turns(self) -> list[Turn]:
         return self.state.turns + ([self.pending] if self.pending else [])
 
@@ -132,13 +153,13 @@ class ChatSession:
         out = []
         for turn in self.turns():
             if turn.role != self.state.agent_role:
-                out.append({"role": "user", "content": turn.text})
+                out.append({"role": "user", "content": literal(turn.text)})
                 continue
             note = ""
             if turn.strategy:
                 prob = turn.info.get("strategy_prob")
                 note = f"\n\n*strategy: {turn.strategy}" + ("" if prob is None else f" (p = {prob:.2f})") + "*"
-            out.append({"role": "assistant", "content": turn.text + note})
+            out.append({"role": "assistant", "content": literal(turn.text) + note})
         return out
 
     def verdicts(self) -> list[list[Any]]:
@@ -184,13 +205,19 @@ class ChatSession:
 
     def edit(self, index: int, text: str) -> dict[str, Any]:
         """Replace agent message ``index`` by the person's text (later turns see it); returns its feedback record."""
-        text = " ".join(text.split())
+        text = " ".join(text.replace("&lt;", "<").split())  # as typed, not as :func:`literal` shows it
         if not text:
             raise WorkbenchError("an edited message cannot be empty")
         with self.lock:
             record = self.feedback_record(index, edit=text)
             self.agent_turn_at(index).text = text
         return record
+
+
+def literal(text: str) -> str:
+    """``text`` as the page's Markdown shows it: "<" escaped, so that an action such as "<pickup> Mug_1" is not
+    taken for an HTML tag (and removed)."""
+    return text.replace("<", "&lt;")
 
 
 COUNTS = ("samples", "parsed", "unparsable", "dropped_votes", "source", "rule")

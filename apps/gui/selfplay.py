@@ -17,6 +17,7 @@ from typing import Any, Iterator, Sequence
 
 from matplotlib.figure import Figure
 
+from apps.gui.chat import literal
 from apps.gui.progress import Progress
 from apps.selfplay import SelfPlayConfig, run_selfplay
 from agents.simulation import ModelLoader
@@ -48,8 +49,8 @@ class Snapshot:
 
 
 def transcript(turns: Sequence[Turn], agent_role: str) -> str:
-    """A dialogue as Markdown lines, the agent's strategies in italics, each user turn's reward and the
-    fallback that replaced an empty model reply."""
+    """A dialogue as Markdown lines (texts shown as written: :func:`apps.gui.chat.literal`), the agent's strategies
+    in italics, each user turn's reward and the fallback that replaced an empty model reply."""
     lines = []
     for turn in turns:
         strategy = f" *[{turn.strategy}]*" if turn.strategy and turn.role == agent_role else ""
@@ -57,7 +58,7 @@ def transcript(turns: Sequence[Turn], agent_role: str) -> str:
         after = f" *(critic: {reward:+.3f})*" if reward is not None else ""
         if "fallback" in turn.info:
             after += f" *(replaced: {turn.info['fallback']})*"
-        lines.append(f"**{turn.role}**{strategy}: {turn.text}{after}")
+        lines.append(f"**{turn.role}**{strategy}: {literal(turn.text)}{after}")
     return "\n\n".join(lines)
 
 

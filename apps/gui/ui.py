@@ -26,6 +26,8 @@ from apps.app import AppConfig
 from apps.gui.adapters import SCORE_COLUMNS, adapter_rows, compare, score_rows
 from apps.chat import pick_case
 from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, save_chat
+from apps.gui.household import (OBSERVE, DriverSession, WorldControls, action_text, episode_has_world, episode_world,
+                                 seat_updates, session_updates)
 from apps.gui.jobs import LIVE, Job, JobQueue
 from apps.gui.models import TEMPLATE, SharedModels
 from apps.gui.options import flag_value, parse_options
@@ -34,6 +36,7 @@ from apps.gui.progress import clock
 from apps.gui.selfplay import OUTCOMES, browse, episode_rows, outcome_figure, run_metrics, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
 from agents.simulation import make_agent
+from workbench.episodes import Episode
 from workbench.errors import WorkbenchError
 from workbench.evaluate import rounded
 from workbench.methods import Method, methods
@@ -116,10 +119,17 @@ def chat_view(session: ChatSession, note: str = "") -> tuple[list[dict[str, str]
     outcome = session.outcome()
     status = note or (f"Dialogue over: {'success' if outcome.get('success') else 'failure'} "
                       f"({outcome_words(outcome)})" if outcome else
-                      f"Case {session.case.id}. {session.env.user_brief(session.case)}")
+                      f"Case {session.case.id}. {session.brief()}")
     if rates := session.fallback_rates():
         status += " Fallbacks so far: " + ", ".join(f"{name} {rate:.0%}" for name, rate in rates.items()) + "."
     return session.messages(), session.verdicts(), status
+
+
+def chat_page(session: ChatSession, note: str = "") -> tuple:
+    """The Chat tab after a change: the dialogue, the verdicts, the world view and object picker (shown for an
+    environment with a world), the status line."""
+    messages, verdicts, status = chat_view(session, note)
+    return messages, verdicts, *session_updates(session), status
 
 
 def outcome_words(outcome: dict[str, Any]) -> str:
@@ -143,22 +153,44 @@ def chat_hint(env: str) -> str:
             f"**{cls.user_role}**; the agent is the {cls.agent_role}, and its first message appears here.")
 
 
+def policy_choices(choices: Choices, env: str) -> list[str]:
+    """The planners offered for ``env``: the common policies, the environment's own (``DialogueEnv.policies``),
+    the saved planners."""
+    return [*POLICIES, *env_class(env).policies(), *(p for p in choices.planners if p not in POLICIES)]
+
+
+def planner_update(choices: Choices, env: str, chosen: str) -> dict[str, Any]:
+    """The planner picker once ``env`` is picked: its policies, keeping the one chosen where offered (else random)."""
+    offered = policy_choices(choices, env)
+    return gr.update(choices=offered, value=chosen if chosen in offered else "random")
+
+
 def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, adapters: list[str],
-               critic_spec: str, seed: float, request: gr.Request) -> tuple:
+               critic_spec: str, seed: float, seat: str, request: gr.Request) -> tuple:
+    """A new chat; the person plays the user, or (``seat`` "agent", where the environment's world judges) the
+    agent facing the scripted user."""
     cls = env_class(env)
     case = pick_case(cls.cases(), case_id, int(seed))
+    if seat == "agent":
+        session = DriverSession.begin(cls, case, seed=int(seed))
+        app.chats[request.session_hash] = session
+        return chat_page(session)
     model = (app.models.with_adapters(agent_spec, adapters or [], app.library) if adapters else
              app.models.get(agent_spec, frozen=True))
     spec = f"planner:{app.runs.resolve(planner.removeprefix('planner:'), must_exist=True)}" \
         if planner.startswith("planner:") else planner
     agent = make_agent(cls, model, make_policy(spec, cls, model), app.config.temperature, app.config.max_new_tokens)
-    critic_model = app.models.get(critic_spec, frozen=True) if critic_spec != "none" else None
-    critic = make_critic(cls, "llm", "human", critic_model, samples=app.config.critic_samples) if critic_model else None
+    if cls.world_ground_truth:  # the world judges its own dialogues, whoever plays the user
+        critic, critic_spec = make_critic(cls, "ground-truth", "human", None), "ground-truth"
+    else:
+        critic_model = app.models.get(critic_spec, frozen=True) if critic_spec != "none" else None
+        critic = make_critic(cls, "llm", "human", critic_model, samples=app.config.critic_samples) \
+            if critic_model else None
     session = ChatSession.start(cls, agent, critic, case, seed=int(seed),
                                 specs={"agent": agent_spec, "critic": critic_spec, "planner": planner,
                                        "adapters": adapters})
     app.chats[request.session_hash] = session
-    return chat_view(session)
+    return chat_page(session)
 
 
 def current(app: App, request: gr.Request) -> ChatSession:
@@ -168,14 +200,27 @@ def current(app: App, request: gr.Request) -> ChatSession:
     return session
 
 
-def send(app: App, text: str, request: gr.Request) -> tuple:
+def send(app: App, text: str, acts: list[str] | None, request: gr.Request) -> tuple:
+    """The person's message, with its dialogue acts where the environment has them; a finished chat is saved."""
     session = current(app, request)
-    session.send(text)
+    session.send(text, acts or [])
     note = ""
     if session.finished:
         note = f"Dialogue over; saved to {app.runs.relative(save_chat(app.runs.root, session))}."
-    view = chat_view(session, note)
-    return view[0], view[1], "", view[2]
+    *view, status = chat_page(session, note)
+    return *view, "", status
+
+
+def observe(app: App, request: gr.Request) -> tuple:
+    """The person (the user) only watches the agent's last move."""
+    *view, _, status = send(app, OBSERVE, [], request)
+    return *view, status
+
+
+def act(app: App, kind: str, target: str, request: gr.Request) -> tuple:
+    """The person (the agent) acts on an object of the world."""
+    *view, _, status = send(app, action_text(kind, target), [], request)
+    return *view, status
 
 
 def like(app: App, data: gr.LikeData, request: gr.Request) -> str:
@@ -191,22 +236,22 @@ def edit(app: App, data: gr.EditData, request: gr.Request) -> tuple:
     try:
         record = session.edit(data.index, str(data.value))
     except WorkbenchError as error:  # the page already shows the edit: put the dialogue back
-        return chat_view(session, f"**Error:** {error}")
+        return chat_page(session, f"**Error:** {error}")
     pairs, _ = app.feedback.add(record)
-    return chat_view(session, f"Edit recorded as a preference pair ({pairs} pairs in "
+    return chat_page(session, f"Edit recorded as a preference pair ({pairs} pairs in "
                               f"{app.runs.relative(app.feedback.folder)}).")
 
 
 def undo(app: App, request: gr.Request) -> tuple:
     session = current(app, request)
     session.undo()
-    return chat_view(session, "Took back your last message.")
+    return chat_page(session, "Took back your last message.")
 
 
 def retry(app: App, request: gr.Request) -> tuple:
     session = current(app, request)
     session.retry()
-    return chat_view(session, "The agent answered again.")
+    return chat_page(session, "The agent answered again.")
 
 
 def forget(app: App, request: gr.Request) -> None:
@@ -250,16 +295,38 @@ def open_run(app: App, run_dir: str, outcome: str) -> tuple:
             outcome_figure(everything), f"{len(episodes)} episodes ({outcome}) in {app.runs.relative(folder)}")
 
 
-def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
-    if not episode_id:
-        return "", gr.update()
+def find_episode(app: App, run_dir: str, episode_id: str) -> Episode:
     episodes = browse(app.runs.resolve(run_dir, must_exist=True), "all")
     episode = next((e for e in episodes if e.id == episode_id), None)
     if episode is None:
         raise WorkbenchError(f"no episode {episode_id!r} in {run_dir}")
+    return episode
+
+
+def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
+    """The episode's outcome and dialogue and, for an environment with a world, the turn picker and the world after
+    the last turn."""
+    if not episode_id:
+        return "", gr.update(visible=False), gr.update(), gr.update(), gr.update()
+    episode = find_episode(app, run_dir, episode_id)
     outcome = "success" if episode.outcome.get("success") else "failure"
-    return (f"Outcome: {outcome} ({outcome_words(episode.outcome)}), return {rounded(episode.total_reward)}\n\n"
-            + transcript(episode.turns, env_class(episode.env).agent_role), gr.update())
+    text = (f"Outcome: {outcome} ({outcome_words(episode.outcome)}), return {rounded(episode.total_reward)}\n\n"
+            + transcript(episode.turns, env_class(episode.env).agent_role))
+    if not episode_has_world(episode):
+        return text, gr.update(visible=False), gr.update(), gr.update(value=""), gr.update()
+    last = len(episode.turns)
+    return (text, gr.update(visible=True), gr.update(maximum=last, value=last), episode_world(episode, last),
+            gr.update())
+
+
+def show_world(app: App, run_dir: str, episode_id: str, upto: float) -> tuple:
+    """The world of the episode after turn ``upto`` (nothing for an episode without a world)."""
+    if not episode_id:
+        return gr.update(), gr.update()
+    episode = find_episode(app, run_dir, episode_id)
+    if not episode_has_world(episode):
+        return gr.update(), gr.update()
+    return episode_world(episode, int(upto)), gr.update()
 
 
 # ----- jobs -----
@@ -457,12 +524,16 @@ def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
         planner = gr.Dropdown(choices.planners, value="random", label="Planner")
         adapters = gr.Dropdown(app.library.names(), value=app.library.enabled(), multiselect=True, label="Adapters")
         critic = gr.Dropdown(["none", *specs], value=specs[0] if specs else "none", label="Critic")
+    seat = WorldControls.seat_picker(envs[0])
     new = gr.Button("New chat", elem_id="new-chat", variant="primary")
-    chatbot = gr.Chatbot(label="Dialogue", elem_id="chatbot", editable="all", height=420,
-                         placeholder=chat_hint(envs[0]))
+    with gr.Row():
+        chatbot = gr.Chatbot(label="Dialogue", elem_id="chatbot", editable="all", height=420,
+                             placeholder=chat_hint(envs[0]), scale=3)
+        view = WorldControls.world_view(envs[0])
     with gr.Row():
         message = gr.Textbox(label="Your message", elem_id="chat-input", scale=4)
         send_button = gr.Button("Send", elem_id="send", scale=1)
+    world = WorldControls.build(seat, view, envs[0])
     with gr.Row():
         undo_button = gr.Button("Undo", elem_id="undo")
         retry_button = gr.Button("Retry", elem_id="retry")
@@ -470,15 +541,22 @@ def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
                             label="Critic", elem_id="verdicts", interactive=False, wrap=True)
     status = gr.Markdown(elem_id="chat-status")
 
-    out = [chatbot, verdicts, status]
-    env.change(lambda name: gr.update(placeholder=chat_hint(name)), env, chatbot)
-    new.click(shown(3)(bind(app, start_chat)), [env, case, agent, planner, adapters, critic, seed], out)
+    def env_changed(name: str, chosen: str, sitting: str) -> tuple:
+        return gr.update(placeholder=chat_hint(name)), planner_update(choices, name, chosen), \
+            *seat_updates(name, sitting)
+
+    out = [chatbot, verdicts, world.view, world.target, status]
+    env.change(env_changed, [env, planner, seat], [chatbot, planner, *world.components])
+    seat.change(lambda name, sitting: seat_updates(name, sitting)[1:], [env, seat], world.components[1:])
+    new.click(shown(5)(bind(app, start_chat)), [env, case, agent, planner, adapters, critic, seed, seat], out)
     for trigger in (send_button.click, message.submit):
-        trigger(shown(4)(bind(app, send)), [message], [chatbot, verdicts, message, status])
-    undo_button.click(shown(3)(bind(app, undo)), None, out)
-    retry_button.click(shown(3)(bind(app, retry)), None, out)
+        trigger(shown(6)(bind(app, send)), [message, world.acts], [*out[:-1], message, status])
+    world.observe.click(shown(5)(bind(app, observe)), None, out)
+    world.act.click(shown(5)(bind(app, act)), [world.kind, world.target], out)
+    undo_button.click(shown(5)(bind(app, undo)), None, out)
+    retry_button.click(shown(5)(bind(app, retry)), None, out)
     chatbot.like(shown()(bind(app, like)), None, status)
-    chatbot.edit(shown(3)(bind(app, edit)), None, out)
+    chatbot.edit(shown(5)(bind(app, edit)), None, out)
     chatbot.clear(bind(app, forget))
     return adapters
 
@@ -491,6 +569,7 @@ def selfplay_tab(app: App, choices: Choices) -> None:
         sim = gr.Dropdown(["scripted", "llm"], value="scripted", label="User simulator", elem_id="sp-sim")
         agent = gr.Dropdown([TEMPLATE, *choices.specs], value=TEMPLATE, label="Agent model", elem_id="sp-agent")
         policy = gr.Dropdown(choices.planners, value="random", label="Planner")
+    env.change(lambda name, chosen: planner_update(choices, name, chosen), [env, policy], policy)
     with gr.Row():
         n = gr.Number(3, label="Episodes", precision=0, elem_id="sp-n")
         name = gr.Textbox(label="Run folder (an existing run is continued)", elem_id="sp-name",
@@ -517,13 +596,19 @@ def selfplay_tab(app: App, choices: Choices) -> None:
     episodes = gr.Dataframe(headers=["index", "episode", "outcome", "turns", "return"], label="Episodes",
                             interactive=False)
     episode = gr.Dropdown([], label="Episode")
-    episode_text = gr.Markdown(elem_id="episode-text")
+    with gr.Row():
+        episode_text = gr.Markdown(elem_id="episode-text")
+        with gr.Column(visible=False) as world_box:  # for an environment with a world
+            turn = gr.Slider(0, 1, value=0, step=1, label="World after turn", elem_id="episode-turn")
+            world = gr.Textbox(label="World", lines=24, max_lines=24, interactive=False, elem_id="episode-world")
 
     run.click(shown(5)(bind(app, selfplay)), [env, sim, agent, policy, n, name],
               [watch, metrics, plot, run_dir, progress])
     open_button.click(shown(5)(bind(app, open_run)), [run_dir, outcome],
                       [episodes, episode, run_table, run_plot, browse_status])
-    episode.change(shown(2)(bind(app, show_episode)), [run_dir, episode], [episode_text, browse_status])
+    episode.change(shown(5)(bind(app, show_episode)), [run_dir, episode],
+                   [episode_text, world_box, turn, world, browse_status])
+    turn.change(shown(2)(bind(app, show_world)), [run_dir, episode, turn], [world, browse_status])
 
 
 def train_tab(app: App, choices: Choices, page: gr.Blocks) -> TrainView:
