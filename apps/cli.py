@@ -1,5 +1,5 @@
 """The ``workbench`` command: ``quickstart``, ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
-``evaluate-user``, ``hindsight``, ``app``."""
+``evaluate-user``, ``hindsight``, ``play``, ``app``."""
 
 from __future__ import annotations
 
@@ -29,13 +29,14 @@ COMMANDS = {
                      "when to speak and which dialogue acts (--simulators rule,scripted,llm ...)",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
                  "labelling preferences (RLHS)",
+    "play": "take the human hero's seat in the MOBA lane game beside the agent heroes (scripted, follow or trained)",
     "app": "the Gradio app: chat with agents, watch self-play, run training jobs, give verbal feedback",
 }
 
 CONFIGS = {
     "quickstart": "apps.quickstart:QuickstartConfig", "selfplay": "apps.selfplay:SelfPlayConfig", "chat": "apps.chat:ChatConfig", "evaluate": "apps.compare:EvaluateConfig",
     "evaluate-user": "apps.evaluate_user:EvaluateUserConfig",
-    "app": "apps.app:AppConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
+    "app": "apps.app:AppConfig", "play": "apps.play:PlayConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
     "hindsight simulate": "apps.hindsight:SimulateConfig", "feedback add": "agents.c3po.config:FeedbackConfig",
 }
 """The options (``module:Class``, a dataclass) of each command read by ``parse_config``; ``train``'s come from the
@@ -97,7 +98,7 @@ def quiet_libraries(verbose: bool) -> None:
 
 
 def cmd_envs(argv: Sequence[str]) -> None:
-    from workbench.registry import env_class, env_names
+    from workbench.registry import env_class, env_names, game_class, game_names
 
     parser = argparse.ArgumentParser(prog="workbench envs", description=COMMANDS["envs"], allow_abbrev=False)
     parser.add_argument("--counts", action="store_true",
@@ -116,6 +117,9 @@ def cmd_envs(argv: Sequence[str]) -> None:
         width = max(len(s.name) for s in env.strategies)
         for s in env.strategies:
             print(f"    {s.name:<{width}}  {s.instruction}")
+    for name in game_names():
+        game = game_class(name)
+        print(f"{name} (game, `workbench play --env {name}`): {(game.__doc__ or '').strip().splitlines()[0]}")
 
 
 def cmd_selfplay(argv: Sequence[str]) -> None:
@@ -177,6 +181,8 @@ def cmd_train(argv: Sequence[str]) -> None:
 def cmd_evaluate(argv: Sequence[str]) -> None:
     if argv and not argv[0].startswith("-"):
         return summarise_run(argv)
+    if game_argument(argv):
+        return evaluate_game(argv)
     from apps.compare import run_comparison
     from workbench.config import parse_config
 
@@ -187,6 +193,37 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
     run, text = run_comparison(config)
     print(text)
     print(f"run directory: {run.path}")
+
+
+def game_argument(argv: Sequence[str]) -> bool:
+    """Whether ``--env`` names a vector game (``workbench evaluate --env moba``) rather than a dialogue environment."""
+    from workbench.registry import game_names
+
+    for i, arg in enumerate(argv):
+        value = arg.partition("=")[2] if arg.startswith("--env=") else (
+            argv[i + 1] if arg == "--env" and i + 1 < len(argv) else None)
+        if value is not None:
+            return value in game_names()
+    return False
+
+
+def evaluate_game(argv: Sequence[str]) -> None:
+    from apps.evaluate_game import GameEvaluateConfig, run_game_evaluation
+    from workbench.config import parse_config
+
+    config = parse_config(GameEvaluateConfig, argv, prog="workbench evaluate --env GAME",
+                          description="Play agent teams with the game's scripted human partners on the same "
+                          "matches; write a table of the win rate and each human goal and plots/human_goals.png.")
+    run, text = run_game_evaluation(config)
+    print(text)
+    print(f"run directory: {run.path}")
+
+
+def cmd_play(argv: Sequence[str]) -> None:
+    from apps.play import run_play
+    from workbench.config import parse_config
+
+    run_play(parse_config(config_class("play"), argv, prog="workbench play", description=COMMANDS["play"]))
 
 
 def cmd_evaluate_user(argv: Sequence[str]) -> None:
@@ -239,7 +276,7 @@ def cmd_app(argv: Sequence[str]) -> None:
 
 
 HANDLERS = {"quickstart": cmd_quickstart, "app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
-            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "evaluate-user": cmd_evaluate_user, "hindsight": cmd_hindsight}
+            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "evaluate-user": cmd_evaluate_user, "play": cmd_play, "hindsight": cmd_hindsight}
 
 
 def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, str], metavar: str,

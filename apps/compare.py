@@ -39,15 +39,16 @@ class EvaluateConfig(SimulationConfig):
     out: str | None = out_field("evaluate")
 
 
-def parse_planners(specs: list[str]) -> list[tuple[str, str]]:
-    """``(label, spec)`` pairs from ``[LABEL=]SPEC`` strings."""
+def parse_planners(specs: list[str], kind: str = "planner",
+                   example: str = "--planners random most-frequent") -> list[tuple[str, str]]:
+    """``(label, spec)`` pairs from ``[LABEL=]SPEC`` strings (``kind``, ``example``: what the errors call them)."""
     if not specs:
-        raise WorkbenchError("give at least one planner (--planners random most-frequent ...)")
+        raise WorkbenchError(f"give at least one {kind} ({example} ...)")
     pairs = []
     for item in specs:
         label, _, spec = item.rpartition("=") if "=" in item.split(":", 1)[0] else ("", "", item)
         if not spec:
-            raise WorkbenchError(f"empty planner spec in {item!r}")
+            raise WorkbenchError(f"empty {kind} spec in {item!r}")
         pairs.append((label or spec, spec))
     return pairs
 

@@ -116,9 +116,11 @@ def rounded(value: Any, digits: int = 3) -> Any:
     return float(f"{value:.{digits}g}")
 
 
-def _cell(value: float | None) -> str:
+def _cell(value: float | str | None) -> str:
     if value is None:
         return "n/a"
+    if isinstance(value, str):
+        return value
     return f"{value:d}" if isinstance(value, int) else f"{value:.4g}"
 
 
@@ -156,6 +158,26 @@ def plot_lines(panels: Sequence[dict[str, Any]], path: str | Path, title: str) -
             ax.plot(xs, ys, marker="o" if len(xs) <= 20 else None, label=label)
         ax.set(title=panel["title"], xlabel=panel["xlabel"], ylabel=panel["ylabel"])
         ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    return _save_figure(fig, path)
+
+
+def plot_bars(panels: Sequence[dict[str, Any]], path: str | Path, title: str) -> Path:
+    """Side-by-side grouped bar charts; each panel is ``{"title", "ylabel", "groups": [name, ...], "bars": {label:
+    (values, errors)}}``: one bar per label in each group, with its error bar (None: none)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(panels), figsize=(max(4.0, 1.2 * len(panels[0]["groups"]) + 2) * len(panels),
+                                                        4.2), squeeze=False)
+    for ax, panel in zip(axes[0], panels):
+        bars, groups = panel["bars"], panel["groups"]
+        width = 0.8 / max(1, len(bars))
+        for i, (label, (values, errors)) in enumerate(bars.items()):
+            xs = [g + (i - (len(bars) - 1) / 2) * width for g in range(len(groups))]
+            ax.bar(xs, values, width, yerr=errors, capsize=3, label=label)
+        ax.set_xticks(range(len(groups)), groups, rotation=20, ha="right", fontsize=8)
+        ax.set(title=panel["title"], ylabel=panel["ylabel"])
+        ax.grid(alpha=0.3, axis="y")
         ax.legend(fontsize=8)
     fig.suptitle(title)
     return _save_figure(fig, path)

@@ -43,6 +43,20 @@ def env_class(name: str) -> type[DialogueEnv]:
     return getattr(importlib.import_module(module), attr)
 
 
+def game_names() -> list[str]:
+    """Vectorised games with a human seat (the ``workbench.games`` entry points: ``moba``)."""
+    return sorted(ep.name for ep in entry_points(group="workbench.games"))
+
+
+def game_class(name: str) -> type:
+    """The vector environment class of game ``name`` (Gymnasium's vector API); ``agents`` reach games through
+    it instead of importing ``simulators``."""
+    found = {ep.name: ep for ep in entry_points(group="workbench.games")}
+    if name not in found:
+        raise WorkbenchError(f"unknown game {name!r} (known: {', '.join(sorted(found)) or 'none'})")
+    return found[name].load()
+
+
 def make_simulator(env: type[DialogueEnv], name: str, model: BaseChatModel | None) -> UserSimulator:
     """The simulator ``name``: one of ``env.simulator_names`` or a spec the environment reads itself
     (:meth:`DialogueEnv.spec_simulator`)."""

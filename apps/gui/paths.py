@@ -89,6 +89,13 @@ class RunsFolder:
         return sorted(self.relative(p.parent) for p in self.root.glob("**/planner.json")
                       if not any(part.startswith(".") for part in p.relative_to(self.root).parts))
 
+    def agent_teams(self) -> list[str]:
+        """Trained game agent teams (``workbench train rlhg`` run folders: ``model.pt`` beside ``config.yaml``)
+        under the runs folder."""
+        return sorted(self.relative(p.parent) for p in self.root.glob("**/model.pt")
+                      if (p.parent / CONFIG).is_file()
+                      and not any(part.startswith(".") for part in p.relative_to(self.root).parts))
+
     def store_upload(self, source: str | Path, kind: str) -> Path:
         """Check an uploaded JSON Lines file of TRL ``kind`` rows (see ``workbench.training.data.COLUMNS``) and
         copy it to ``<runs>/uploads/``; return the copy. Refuses big files, other formats and bad rows."""

@@ -1,4 +1,4 @@
-"""The Gradio Blocks page of ``workbench app``: Chat, Self-play, Train and Verbal feedback tabs.
+"""The Gradio Blocks page of ``workbench app``: Chat, Self-play, Train, Verbal feedback and Play tabs.
 
 Handlers only wire the workbench together (``apps.gui.chat``, ``.selfplay``, ``.jobs``, ``.adapters``);
 a ``WorkbenchError`` (a user mistake) becomes a one-line message in the tab's status line.
@@ -32,6 +32,7 @@ from apps.gui.jobs import LIVE, Job, JobQueue
 from apps.gui.models import TEMPLATE, SharedModels
 from apps.gui.options import flag_value, parse_options
 from apps.gui.paths import RunsFolder, discard_upload
+from apps.gui.play import play_tab
 from apps.gui.progress import clock
 from apps.gui.selfplay import OUTCOMES, browse, episode_rows, outcome_figure, run_metrics, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
@@ -767,7 +768,9 @@ def build(app: App) -> gr.Blocks:
                 train_view = train_tab(app, choices, demo)
             with gr.Tab("Verbal feedback", id="feedback") as feedback:
                 feedback_view = feedback_tab(app, choices, chat_adapters)
-        poll(app, {chat: False, selfplay_page: False, train: True, feedback: True}, train_view, feedback_view,
-             chat_adapters)
+            with gr.Tab("Play", id="play") as play_page:  # a person in the MOBA game's human seat (apps.gui.play)
+                play_tab(app.runs, shown)
+        poll(app, {chat: False, selfplay_page: False, train: True, feedback: True, play_page: False}, train_view,
+             feedback_view, chat_adapters)
         demo.unload(bind(app, forget))
     return demo
