@@ -138,6 +138,8 @@ def test_gain_needs_a_value_run(tmp_path):
     (tmp_path / "junk.pt").write_text("not a model")
     with pytest.raises(WorkbenchError, match="not a model file"):
         run_rlhg(small("value", tmp_path / "value", init=str(tmp_path / "junk.pt")), MobaVectorEnv)
+    with pytest.raises(WorkbenchError, match=r"--goal_scales has 2 factors but moba has 4 human goals \(kills, gold"):
+        run_rlhg(small("self", tmp_path / "bad", goal_scales=[1.0, 2.0]), MobaVectorEnv)
     with pytest.raises(WorkbenchError, match="unknown persona 'nobody'"):
         run_rlhg(small("self", tmp_path / "bad", persona="slayer-high,nobody"), MobaVectorEnv)
     assert not any((tmp_path / name).exists() for name in ("gain", "shaping", "value", "bad"))

@@ -65,7 +65,11 @@ def run_rlhg(config: RLHGConfig, make_env: Callable[..., Any] | None = None) -> 
     from workbench.registry import game_class
 
     make_env = make_env or game_class(config.game)
-    build_env(make_env, config.persona, 1, 0)  # an unknown persona fails here, before the run folder
+    probe = build_env(make_env, config.persona, 1, 0)  # bad options fail here, before the run folder is made
+    goals = getattr(probe, "goals", None)
+    if goals is not None and len(goals) != len(config.goal_scales):
+        raise WorkbenchError(f"--goal_scales has {len(config.goal_scales)} factors but {config.game} has "
+                             f"{len(goals)} human goals ({', '.join(goals)})")
     init = load_init(config)
     config.out = resolve_out(config.out, config.resume, "rlhg")
     with Run.open(config.out, asdict(config), resume=config.resume, resumable_changes=RESUMABLE) as run:
