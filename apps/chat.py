@@ -37,7 +37,9 @@ class ChatConfig:
     env: str = field(default="negotiation", metadata={"help": "environment (see `workbench envs`)"})
     data: str | None = field(default=None, metadata={
         "help": "case file; default: the environment's shared data", "path": "in"})
-    case: str | None = field(default=None, metadata={"help": "case id to play; default: one drawn with --seed"})
+    case: str | None = field(default=None, metadata={
+        "help": "case id to play; default: one drawn with --seed (tool_use: or your own request, e.g. "
+                "--case 'How many days from 2024-01-01 to 2024-03-01?')"})
     agent_model: str | None = field(default=None, metadata={"help": "agent chat model spec; none: template agent"})
     policy: str = field(default="random", metadata={
         "help": "strategy policy: random, most-frequent, fixed:<strategy>, planner:<folder>, procot or none"})
@@ -71,13 +73,17 @@ class TypedLine:
         return [Turn(role=state.user_role, text=self.line) for state in states]
 
 
-def pick_case(cases: Sequence[Case], case_id: str | None, seed: int) -> Case:
-    """The case named ``case_id``, or one drawn with ``seed`` when it is empty."""
+def pick_case(cases: Sequence[Case], case_id: str | None, seed: int,
+              open_case: Callable[[str], Case | None] | None = None) -> Case:
+    """The case named ``case_id``, or one drawn with ``seed`` when it is empty; text that names no case is the
+    person's own request where the environment makes cases of them (``open_case``, ``DialogueEnv.open_case``)."""
     if not cases:
         raise WorkbenchError("the environment has no cases")
     if not (case_id or "").strip():
         return random.Random(seed).choice(list(cases))
     found = next((c for c in cases if c.id == case_id.strip()), None)
+    if found is None and open_case is not None:
+        found = open_case(" ".join(case_id.split()))
     if found is None:
         raise WorkbenchError(f"no case {case_id.strip()!r} (ids look like {cases[0].id!r})")
     return found
@@ -131,9 +137,18 @@ class ChatSession:
             self.write(f"{turn.role}: {turn.text}")
         self.speak()
 
-    def speak(self) -> None:
-        (self.pending,) = self.agent.act([self.state])
-        self.show(self.pending)
+    def speak(self) -> bool:
+        """The agent's next line for the person; a turn the environment answers itself (``addresses_user``: a tool
+        call) is played and its answer shown on the way. True when the dialogue ended on the way."""
+        while True:
+            (self.pending,) = self.agent.act([self.state])
+            self.show(self.pending)
+            if self.env.addresses_user(self.state, self.pending):
+                return False
+            self.env.advance([self.state], [self.pending])
+            self.write(f"  {self.state.turns[-1].role}: {self.state.turns[-1].text}")
+            if self.state.done or self.state.truncated:
+                return True
 
     def show(self, turn: Turn) -> None:
         prob = turn.info.get("strategy_prob")
@@ -159,12 +174,11 @@ class ChatSession:
             self.write(f"  rule: {verdict.info['rule']} (reward {verdict.reward:+.3f})")
         if self.state.done or self.state.truncated:
             return True
-        self.speak()
-        return False
+        return self.speak()
 
     def play(self, read: Callable[[str], str]) -> None:
         """Read lines and commands until the dialogue ends, /quit or the end of the input."""
-        while True:
+        while not (self.state.done or self.state.truncated):
             try:
                 text = read(f"{self.state.user_role}> ").strip()
             except EOFError:
@@ -202,7 +216,7 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     from workbench.runs import Run, default_out
 
     cls = env_class(config.env)
-    case = pick_case(cls.cases(config.data), config.case, config.seed)
+    case = pick_case(cls.cases(config.data), config.case, config.seed, cls.open_case)
     models = load_models({"agent": config.agent_model, "critic": config.critic_model}, config.seed)
     if models["critic"]:
         critic = make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)

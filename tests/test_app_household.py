@@ -57,7 +57,7 @@ def test_a_person_as_the_driver_does_the_task_with_the_oracles_actions_and_it_is
     app.chats["one"] = session  # as New chat leaves it (the page picks only generated cases by id)
     for action in actions:
         assert not session.finished and action.target in session.objects()
-        *_, status = shown(5)(bind(app, act))(action.kind, action.target, SimpleNamespace(session_hash="one"))
+        *_, status = last(shown(5)(bind(app, act))(action.kind, action.target, SimpleNamespace(session_hash="one")))
     assert status == "Dialogue over; saved to app-chats/household."
     assert session.finished and session.outcome()["success"]
     outcome = session.outcome()
@@ -143,44 +143,50 @@ def test_the_world_panel_shows_for_household_and_not_for_negotiation(app):
     assert not any(u.get("visible") for u in seat_updates("negotiation", "agent"))
 
     start = shown(5)(bind(app, start_chat))
-    messages, _, view, _, status = start("negotiation", "", TEMPLATE, "random", [], "none", 0, "user", request)
+    messages, _, view, _, status = last(start("negotiation", "", TEMPLATE, "random", [], "none", 0, "user", request))
     assert view == {"__type__": "update", "visible": False} and "You are the Seller" in status
 
-    messages, _, view, _, status = start("household", LETTUCE, TEMPLATE, "follow-instructions", [], "none", 0,
-                                         "user", request)
+    messages, _, view, _, status = last(start("household", LETTUCE, TEMPLATE, "follow-instructions", [], "none", 0,
+                                              "user", request))
     session = app.chats["one"]
     assert type(session).__name__ == "ChatSession" and "Your task for it: Make a slice of Lettuce." in status
     assert messages[-1]["content"] == "What should I do next?\n\n*strategy: RequestForInstruction (p = 1.00)*"
     assert view["visible"] and view["value"].startswith("GC 1/2, unmet: The Lettuce needs to be sliced")
     assert "Robot: at nothing, holding nothing" in view["value"]
     say = shown(6)(bind(app, send))
-    messages, _, view, _, message, status = say("Slice the lettuce (Lettuce_1).", ["Instruction"], request)
+    messages, _, view, _, message, status = last(say("Slice the lettuce (Lettuce_1).", ["Instruction"], request))
     said = session.state.turns[-1]
     assert (said.strategy, said.info["das"], message) == ("Instruction", ["Instruction"], "")
     assert messages[-1]["content"].startswith("&lt;slice> Lettuce_1\n\n*strategy: Slice")
     assert view["value"].startswith("The robot's move: <slice> Lettuce_1 (failed: cannot slice: you are not "
                                     "holding a knife)\nGC 1/2, unmet: ")
-    messages, _, view, _, status = shown(5)(bind(app, observe))(request)
+    messages, _, view, _, status = last(shown(5)(bind(app, observe))(request))
     assert session.state.turns[-1].text == "<observe>" and session.state.turns[-1].info == {"verdict": ANY}
     assert messages[-1]["content"].startswith("I could not do that: cannot slice: you are not holding a knife.")
     assert view["value"].startswith("GC 1/2, unmet: ")
-    messages, _, view, _, message, status = say("Go to the knife (Knife_1).", ["Instruction"], request)
+    messages, _, view, _, message, status = last(say("Go to the knife (Knife_1).", ["Instruction"], request))
     assert session.pending.text == "<move> Knife_1"
     assert view["value"].startswith("The robot's move: <move> Knife_1 (done)")
     assert "Robot: at nothing" in world_text(session.state)  # applied only once the person answers
-    messages, _, view, _, status = shown(5)(bind(app, observe))(request)
+    messages, _, view, _, status = last(shown(5)(bind(app, observe))(request))
     assert session.state.turns[-1].text == "<observe>" and session.state.hidden["world"].robot_at is not None
     assert messages[-1]["content"] == "What should I do next?\n\n*strategy: RequestForInstruction (p = 1.00)*"
     assert shown(5)(bind(app, undo))(request)[2]["value"].startswith("The robot's move: <move> Knife_1 (done)")
 
-    *_, status = start("household", LETTUCE, TEMPLATE, "random", [], "none", 0, "agent", request)
+    *_, status = last(start("household", LETTUCE, TEMPLATE, "random", [], "none", 0, "agent", request))
     assert status.startswith(f"Case {LETTUCE}. You are the Driver, a robot in the house")
-    _, _, view, target, status = shown(5)(bind(app, act))("Navigate", "Knife_1", request)
+    _, _, view, target, status = last(shown(5)(bind(app, act))("Navigate", "Knife_1", request))
     assert "Lettuce_1" in target["choices"] and view["value"].startswith("GC 1/2\n")
-    assert shown(5)(bind(app, act))("Navigate", "", request)[-1] == "**Error:** pick the object to act on"
-    *_, status = shown(5)(bind(app, start_chat))("negotiation", "", TEMPLATE, "random", [], "none", 0, "agent",
-                                                 request)
+    assert last(shown(5)(bind(app, act))("Navigate", "", request))[-1] == "**Error:** pick the object to act on"
+    *_, status = last(shown(5)(bind(app, start_chat))("negotiation", "", TEMPLATE, "random", [], "none", 0,
+                                                      "agent", request))
     assert status.startswith("**Error:** in negotiation a person plays only the user")
+
+
+def last(pages):
+    """The page a streaming handler shows last."""
+    *_, page = pages
+    return page
 
 
 def policy_choices_for(env):

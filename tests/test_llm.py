@@ -401,3 +401,29 @@ def test_minilm_embeds_similar_sentences_closer():
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.2
     with pytest.raises(WorkbenchError, match="unknown encoder"):
         embedded.load_encoder("embedded:nope")
+
+
+def test_a_lora_adapter_folder_is_a_model_spec_merged_apart_from_the_shared_base(tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from workbench.training.trainers import model_source
+
+    base = str(tiny_causal_lm(tmp_path / "base"))
+    peft = get_peft_model(AutoModelForCausalLM.from_pretrained(base),
+                          LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    peft.save_pretrained(tmp_path / "adapter")
+    expected = peft.merge_and_unload()
+    shared, adapted = chat_model(base), chat_model(str(tmp_path / "adapter"))
+    ids = torch.tensor([[1, 5, 9, 12]])
+    with torch.no_grad():
+        assert torch.allclose(adapted.model(ids).logits, expected(ids).logits, atol=1e-5)
+        assert not torch.allclose(shared.model(ids).logits, expected(ids).logits, atol=1e-3)
+    assert shared.adapters == [] and adapted is chat_model(str(tmp_path / "adapter"))
+    with pytest.raises(WorkbenchError, match="is a LoRA adapter; training starts from a whole model folder"):
+        model_source(str(tmp_path / "adapter"))
+    (tmp_path / "lost").mkdir()
+    (tmp_path / "lost" / "adapter_config.json").write_text('{"base_model_name_or_path": "/nowhere"}')
+    with pytest.raises(WorkbenchError, match="'/nowhere' is not a local model folder"):
+        chat_model(str(tmp_path / "lost"))

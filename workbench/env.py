@@ -132,6 +132,12 @@ class DialogueEnv(ABC):
     def cases(cls, source: str | Path | None = None) -> list[Case]:
         """Load cases from a data file (the environment's default file when ``source`` is None)."""
 
+    @classmethod
+    def open_case(cls, request: str) -> Case | None:
+        """A case made of a person's own request, for a chat (None: the environment has no such case; the
+        person picks one of its cases)."""
+        return None
+
     @abstractmethod
     def opening(self, state: DialogueState) -> list[Turn]:
         """Turns that stand before the agent's first move (may be empty)."""
@@ -311,15 +317,30 @@ class DialogueEnv(ABC):
         replies = self.simulator.respond(states)
         for state, reply in zip(states, replies, strict=True):
             state.turns.append(reply)
+        return self.judge(states)
+
+    def judge(self, states: Sequence[DialogueState]) -> list[Verdict]:
+        """The critic's verdicts on each dialogue's last exchange (one batched call), recorded: the reward on the
+        agent's turn, the verdict in the reply's ``info``; a dialogue is ``done`` when :meth:`ends` says so, else
+        ``truncated`` at its turn limit."""
         verdicts = self.critic.judge(states)
         for state, verdict in zip(states, verdicts, strict=True):
             state.verdicts.append(verdict)
             state.turns[-2].reward = verdict.reward
             state.turns[-1].info["verdict"] = {"reward": verdict.reward, "done": verdict.done,
                                                "success": verdict.success, **verdict.info, "raw": verdict.raw}
-            state.done = verdict.done
-            state.truncated = not verdict.done and state.agent_turns >= state.max_turns
+            state.done = self.ends(state, verdict)
+            state.truncated = not state.done and state.agent_turns >= state.max_turns
         return verdicts
+
+    def ends(self, state: DialogueState, verdict: Verdict) -> bool:
+        """Whether the dialogue ends with ``verdict`` (by default when the verdict says so)."""
+        return verdict.done
+
+    def addresses_user(self, state: DialogueState, turn: Turn) -> bool:
+        """Whether the agent's ``turn`` waits for the user's answer (by default every turn does); one that does not,
+        e.g. a tool call the environment answers itself, is played on without the person in a chat."""
+        return True
 
     def finish(self, state: DialogueState, *, provenance: dict[str, Any] | None = None) -> Episode:
         """The finished dialogue as an Episode; its outcome always has ``turns`` (agent moves)."""

@@ -15,13 +15,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from workbench.critics import RuleCritic
 from workbench.env import Agent, DialogueEnv, DialogueState, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
 from workbench.evaluate import fallback_rates, rounded
+from workbench.registry import make_critic
 from workbench.runs import Run, append_lines, atomic_write
 from workbench.training.episodic import dialogue_messages
 from workbench.training.preferences import feedback_rows
@@ -72,7 +73,10 @@ class ChatSession:
               max_turns: int | None = None, specs: dict[str, Any] | None = None) -> ChatSession:
         """A new dialogue on ``case``; the agent makes its first move (``critic`` None: the environment's
         ground-truth rules judge, as in the terminal chat)."""
-        env = env_cls(PersonTurns(), critic or RuleCritic(env_cls), max_turns=max_turns)
+        if critic is None:  # as the terminal chat: the world's own check where there is one, else the rules
+            critic = make_critic(env_cls, "ground-truth", "human", None) if env_cls.world_ground_truth else \
+                RuleCritic(env_cls)
+        env = env_cls(PersonTurns(), critic, max_turns=max_turns)
         session = cls(env=env, agent=agent, case=case, seed=seed, specs=dict(specs or {}))
         session.state = env.begin(case, seed)
         session.pending = session._agent_turn()
@@ -125,6 +129,18 @@ class ChatSession:
         self.pending = None if self.finished else turn
         self.state.rng.setstate(ahead.rng.getstate())  # the agent's draws advance the dialogue's own stream
 
+    def unattended(self) -> Iterator[None]:
+        """Play on the agent's turns that do not wait for the person (``DialogueEnv.addresses_user``: e.g. a tool
+        call, which the environment answers with its result), one at a time, yielding after each so the page can
+        show it as it happens; they are part of the person's last message for undo."""
+        while True:
+            with self.lock:
+                if self.finished or self.pending is None or self.env.addresses_user(self.state, self.pending):
+                    return
+                self.env.advance([self.state], [self.pending])
+                self.pending = None if self.finished else self._agent_turn()
+            yield
+
     def undo(self) -> None:
         """Take back the person's last message (and what followed it)."""
         with self.lock:
@@ -148,10 +164,13 @@ class ChatSession:
     def turns(self) -> list[Turn]:
         return self.state.turns + ([self.pending] if self.pending else [])
 
-    def messages(self) -> list[dict[str, str]]:
+    def messages(self) -> list[dict[str, Any]]:
         """Chatbot messages: the agent as the assistant, with its strategy and probability under each reply."""
-        out = []
+        out: list[dict[str, Any]] = []
         for turn in self.turns():
+            if turn.role not in (self.state.agent_role, self.state.user_role):  # the environment's own answer
+                out.append({"role": "assistant", "content": literal(turn.text), "metadata": {"title": turn.role}})
+                continue
             if turn.role != self.state.agent_role:
                 out.append({"role": "user", "content": literal(turn.text)})
                 continue

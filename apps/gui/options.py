@@ -43,7 +43,7 @@ ADAPTERS = frozenset({"adapters"})
 TEXT = frozenset({
     "format", "system", "env", "agent_role", "lora_target", "episode_filter", "pairs", "loss_type",
     "f_divergence_type", "simulator", "method", "feedback", "subset", "pooling", "critic", "stage", "normalise",
-    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona"})
+    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona", "cases", "loss"})
 """String options that name no path, model or server: passed on as typed."""
 TRL = "trl"
 TRL_KEYS = frozenset({

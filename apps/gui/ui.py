@@ -13,7 +13,7 @@ import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import gradio as gr
 import pandas as pd
@@ -169,13 +169,15 @@ def planner_update(choices: Choices, env: str, chosen: str) -> dict[str, Any]:
 def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, adapters: list[str],
                critic_spec: str, seed: float, seat: str, request: gr.Request) -> tuple:
     """A new chat; the person plays the user, or (``seat`` "agent", where the environment's world judges) the
-    agent facing the scripted user."""
+    agent facing the scripted user. The page is shown again after each agent turn that does not wait for the
+    person (a tool call and its result), as it happens."""
     cls = env_class(env)
-    case = pick_case(cls.cases(), case_id, int(seed))
+    case = pick_case(cls.cases(), case_id, int(seed), cls.open_case)
     if seat == "agent":
         session = DriverSession.begin(cls, case, seed=int(seed))
         app.chats[request.session_hash] = session
-        return chat_page(session)
+        yield chat_page(session)
+        return
     model = (app.models.with_adapters(agent_spec, adapters or [], app.library) if adapters else
              app.models.get(agent_spec, frozen=True))
     spec = f"planner:{app.runs.resolve(planner.removeprefix('planner:'), must_exist=True)}" \
@@ -191,7 +193,8 @@ def start_chat(app: App, env: str, case_id: str, agent_spec: str, planner: str, 
                                 specs={"agent": agent_spec, "critic": critic_spec, "planner": planner,
                                        "adapters": adapters})
     app.chats[request.session_hash] = session
-    return chat_page(session)
+    yield chat_page(session)
+    yield from unattended(app, session)
 
 
 def current(app: App, request: gr.Request) -> ChatSession:
@@ -201,27 +204,37 @@ def current(app: App, request: gr.Request) -> ChatSession:
     return session
 
 
-def send(app: App, text: str, acts: list[str] | None, request: gr.Request) -> tuple:
-    """The person's message, with its dialogue acts where the environment has them; a finished chat is saved."""
+def send(app: App, text: str, acts: list[str] | None, request: gr.Request) -> Iterator[tuple]:
+    """The person's message, with its dialogue acts where the environment has them, then each agent turn that does
+    not wait for the person (a tool call and its result) as it happens; a finished chat is saved."""
     session = current(app, request)
     session.send(text, acts or [])
-    note = ""
+    if not session.finished:  # a finished chat's page comes with the note where it was saved
+        *view, status = chat_page(session)
+        yield *view, "", status
+    for *view, status in unattended(app, session):
+        yield *view, "", status
+
+
+def unattended(app: App, session: ChatSession) -> Iterator[tuple]:
+    """The Chat tab after each agent turn the environment answers itself (``ChatSession.unattended``), and at the
+    end the saved chat's note if the dialogue is over."""
+    for _ in session.unattended():
+        yield chat_page(session)
     if session.finished:
-        note = f"Dialogue over; saved to {app.runs.relative(save_chat(app.runs.root, session))}."
-    *view, status = chat_page(session, note)
-    return *view, "", status
+        yield chat_page(session, f"Dialogue over; saved to {app.runs.relative(save_chat(app.runs.root, session))}.")
 
 
-def observe(app: App, request: gr.Request) -> tuple:
+def observe(app: App, request: gr.Request) -> Iterator[tuple]:
     """The person (the user) only watches the agent's last move."""
-    *view, _, status = send(app, OBSERVE, [], request)
-    return *view, status
+    for *view, _, status in send(app, OBSERVE, [], request):
+        yield *view, status
 
 
-def act(app: App, kind: str, target: str, request: gr.Request) -> tuple:
+def act(app: App, kind: str, target: str, request: gr.Request) -> Iterator[tuple]:
     """The person (the agent) acts on an object of the world."""
-    *view, _, status = send(app, action_text(kind, target), [], request)
-    return *view, status
+    for *view, _, status in send(app, action_text(kind, target), [], request):
+        yield *view, status
 
 
 def like(app: App, data: gr.LikeData, request: gr.Request) -> str:
@@ -518,7 +531,7 @@ def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
     envs, specs = choices.envs, choices.specs
     with gr.Row():
         env = gr.Dropdown(envs, value=envs[0], label="Environment", elem_id="chat-env")
-        case = gr.Textbox(label="Case id", placeholder="empty: a random case")
+        case = gr.Textbox(label="Case id", placeholder="empty: a random case (tool_use: or type your own request)")
         seed = gr.Number(0, label="Seed", precision=0)
     with gr.Row():
         agent = gr.Dropdown([TEMPLATE, *specs], value=specs[0] if specs else TEMPLATE, label="Agent model")

@@ -22,12 +22,13 @@ from workbench.llm.embedded import gemma_path, runtime_dtype
 from workbench.llm.local import LocalChatModel
 
 LLAMACPP = "llamacpp:"
+ADAPTER_CONFIG = "adapter_config.json"
 EMBEDDED = "embedded:gemma-3-270m"
 EMBEDDED_LLAMACPP = f"{EMBEDDED}@llamacpp"
 EMBEDDED_TRANSFORMERS = f"{EMBEDDED}@transformers"
 ACCEPTED = (
     f"{EMBEDDED}, {EMBEDDED_LLAMACPP}, {EMBEDDED_TRANSFORMERS}, llamacpp:<file.gguf>, "
-    "a local model folder with config.json, "
+    "a local model folder with config.json (or a LoRA adapter folder with adapter_config.json), "
     "hf:<org>/<name> or <org>/<name> (needs a reachable hub), openai:<model>[@<base_url>]"
 )
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -40,6 +41,8 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
       (also ``embedded:gemma-3-270m@transformers``); ``embedded:gemma-3-270m@llamacpp``: its GGUF on llama.cpp;
     - ``llamacpp:<file.gguf>``: a GGUF file on llama.cpp (``LlamaCppChatModel``);
     - a local folder with ``config.json``: ``LocalChatModel.from_pretrained(folder)``;
+    - a PEFT adapter folder (``adapter_config.json``, e.g. a ``--lora`` run's ``<out>/model``): its base model
+      with the adapter merged in, loaded apart from the shared base;
     - ``hf:<org>/<name>`` or ``<org>/<name>``: a hub id (fails unless the hub is reachable);
     - ``openai:<model>[@<base_url>]``: ``langchain_openai.ChatOpenAI`` (with a base URL, an
       ``OpenAIServerChatModel``); ``overrides``
@@ -124,10 +127,11 @@ def _local_source(spec: str, convert: bool = True) -> tuple[str, str, bool]:
     if spec.startswith("hf:") and _HUB_ID.fullmatch(spec[3:]):
         return spec[3:], spec[3:], True
     path = Path(spec).expanduser()
-    if (path / "config.json").is_file():
+    if (path / "config.json").is_file() or (path / ADAPTER_CONFIG).is_file():
         return str(path.resolve()), str(path.resolve()), False
     if path.exists():
-        raise WorkbenchError(f"model spec '{spec}' is not a model folder: {path} has no config.json")
+        raise WorkbenchError(f"model spec '{spec}' is not a model folder: {path} has no config.json (nor "
+                             f"{ADAPTER_CONFIG})")
     if _HUB_ID.fullmatch(spec):
         return spec, spec, True
     raise WorkbenchError(f"unknown model spec '{spec}': expected {ACCEPTED}")
@@ -135,6 +139,8 @@ def _local_source(spec: str, convert: bool = True) -> tuple[str, str, bool]:
 
 @lru_cache(maxsize=None)
 def _load(name: str, source: str, hub: bool) -> LocalChatModel:
+    if not hub and (Path(source) / ADAPTER_CONFIG).is_file():
+        return _merged_adapter(name, source)
     if not hub:
         if name.startswith("embedded:"):
             return LocalChatModel.from_pretrained(source, model_name=name, use_chat_template=False,
@@ -146,6 +152,33 @@ def _load(name: str, source: str, hub: bool) -> LocalChatModel:
     except Exception as error:
         reason = " ".join(str(error).split())
         raise WorkbenchError(f"could not load model '{name}' from the Hugging Face hub: {reason}") from error
+
+
+def adapter_base(folder: str | Path) -> str:
+    """The local base model folder a saved PEFT adapter was trained on (its ``base_model_name_or_path``)."""
+    import json
+
+    config = Path(folder) / ADAPTER_CONFIG
+    try:
+        base = json.loads(config.read_text())["base_model_name_or_path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise WorkbenchError(f"{config} names no base model (base_model_name_or_path)") from None
+    if not base or not (Path(base) / "config.json").is_file():
+        raise WorkbenchError(f"{config}: its base model {base!r} is not a local model folder")
+    return base
+
+
+def _merged_adapter(name: str, folder: str) -> LocalChatModel:
+    """A LoRA adapter folder (a training run's ``<out>/model``) as its own model: its base loaded apart from the
+    shared one, with the adapter merged in (so no other caller of the base sees it)."""
+    from peft import PeftModel
+
+    base = adapter_base(folder)
+    embedded = Path(base).resolve() == Path(gemma_path()).resolve()
+    options = {"use_chat_template": False, "dtype": runtime_dtype()} if embedded else {}
+    model = LocalChatModel.from_pretrained(base, model_name=name, **options)
+    model.model = PeftModel.from_pretrained(model.model, folder).merge_and_unload()
+    return model
 
 
 def _openai(spec: str, options: dict[str, Any]) -> BaseChatModel:

@@ -33,11 +33,14 @@ from workbench.training.preferences import BY
 
 def model_source(spec: str) -> str:
     """The folder of a local model spec (``embedded:gemma-3-270m`` or a model folder)."""
-    from workbench.llm.resolve import _local_source
+    from workbench.llm.resolve import ADAPTER_CONFIG, _local_source
 
     name, source, hub = _local_source(spec)
     if hub:
         raise WorkbenchError(f"model spec {spec!r}: training needs a local model folder or embedded:gemma-3-270m")
+    if not (Path(source) / "config.json").is_file() and (Path(source) / ADAPTER_CONFIG).is_file():
+        raise WorkbenchError(f"model spec {spec!r} is a LoRA adapter; training starts from a whole model folder "
+                             "(merge the adapter into its base first, as `workbench train itool` does per stage)")
     return source
 
 
