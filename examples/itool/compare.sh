@@ -29,7 +29,7 @@ wait
 if [ ! -d "$OUT/rltf/model" ]; then
   resume=(); [ -f "$OUT/rltf/config.yaml" ] && resume=(--resume)
   workbench train grpo --env tool_use --cases tasks --model "$SFT" --lora \
-    --prompts 8 --num_generations 4 --batch_size 4 --max_turns 4 --max_new_tokens 64 --max_steps 4 \
+    --prompts 8 --num_generations 4 --batch_size 4 --max_turns 4 --max_new_tokens 64 --max_steps 2 \
     --max_length 3072 --out "$OUT/rltf" "${resume[@]}"
 fi
 
