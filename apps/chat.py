@@ -73,6 +73,15 @@ class TypedLine:
         return [Turn(role=state.user_role, text=self.line) for state in states]
 
 
+def rule_critic(cls: type[DialogueEnv]) -> Any:
+    """The critic of a chat without a critic model: a world that judges itself (household, tool use) reads its own
+    state; otherwise the environment's rules read the text."""
+    from workbench.critics import RuleCritic
+    from workbench.registry import make_critic
+
+    return make_critic(cls, "ground-truth", "human", None) if cls.world_ground_truth else RuleCritic(cls)
+
+
 def pick_case(cases: Sequence[Case], case_id: str | None, seed: int,
               open_case: Callable[[str], Case | None] | None = None) -> Case:
     """The case named ``case_id``, or one drawn with ``seed`` when it is empty; text that names no case is the
@@ -212,7 +221,6 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     from agents.simulation import make_agent
     from workbench.llm.resolve import load_models
     from workbench.registry import env_class, make_critic
-    from workbench.critics import RuleCritic
     from workbench.runs import Run, default_out
 
     cls = env_class(config.env)
@@ -220,8 +228,8 @@ def run_chat(config: ChatConfig, read: Callable[[str], str] = input,
     models = load_models({"agent": config.agent_model, "critic": config.critic_model}, config.seed)
     if models["critic"]:
         critic = make_critic(cls, "llm", "human", models["critic"], samples=config.critic_samples)
-    else:  # a world that judges itself (household) reads its own state; otherwise the rules read the text
-        critic = make_critic(cls, "ground-truth", "human", None) if cls.world_ground_truth else RuleCritic(cls)
+    else:
+        critic = rule_critic(cls)
     typed = TypedLine()
     env = cls(typed, critic, max_turns=config.max_turns)
     agent = make_agent(cls, models["agent"], make_policy(config.policy, cls, models["agent"]), config.temperature,

@@ -26,7 +26,7 @@ import json
 import random
 import shutil
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from agents.itool.config import ITOOLConfig, MCTSConfig
 from agents.itool.data import CURRICULUM, Step, expert_steps
@@ -124,8 +124,15 @@ def pick(pools: Sequence[Sequence[Case]], level: str | None, n: int, rng: random
     return picked[:n]
 
 
-def fitting(tokenizer: Any, texts: Sequence[str], max_length: int) -> list[bool]:
-    return [len(tokenizer(t)["input_ids"]) <= max_length for t in texts]
+def within(tokenizer: Any, rows: Sequence[dict[str, str]], text: Callable[[dict[str, str]], str],
+           max_length: int) -> tuple[list[dict[str, str]], int]:
+    """The rows whose ``text(row)`` fits in ``max_length`` tokens, and how many did not."""
+    kept = [r for r in rows if len(tokenizer(text(r))["input_ids"]) <= max_length]
+    return kept, len(rows) - len(kept)
+
+
+def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
+    return atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def warmup(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases: Sequence[Case],
@@ -137,16 +144,13 @@ def warmup(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases: Se
     rows = [step.row for step in expert_steps(env, cases, config.seed)]
     if not rows:
         return {"cases": 0, "rows": 0, "note": "no training case of this difficulty: stage skipped"}
-    fits = fitting(load_tokenizer(model_source(model)), [r["prompt"] + r["completion"] for r in rows],
-                   config.max_length)
-    kept = [r for r, fit in zip(rows, fits) if fit]
-    record: dict[str, Any] = {"cases": len(cases), "rows": len(kept), "left_out_too_long": fits.count(False),
-                              "base": model}
+    kept, too_long = within(load_tokenizer(model_source(model)), rows, lambda r: r["prompt"] + r["completion"],
+                            config.max_length)
+    record: dict[str, Any] = {"cases": len(cases), "rows": len(kept), "left_out_too_long": too_long, "base": model}
     if not kept:
         return record | {"note": f"no row fits in --max_length {config.max_length}: stage skipped"}
     folder = run.path / name
-    data = atomic_write(folder / "data.jsonl", "".join(json.dumps({k: r[k] for k in ("prompt", "completion")}) + "\n"
-                                                        for r in kept))
+    data = write_jsonl(folder / "data.jsonl", [{k: r[k] for k in ("prompt", "completion")} for r in kept])
     sft = SFTTrainConfig(model=model, data=str(data), out=str(folder / "sft"), resume=(folder / "sft").is_dir(),
                          format="transcript", epochs=config.epochs, lr=config.lr, batch_size=config.batch_size,
                          grad_accum=config.grad_accum, max_length=config.max_length, seed=config.seed, lora=True,
@@ -187,26 +191,24 @@ def iteration(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases:
               model: str) -> dict[str, Any]:
     """One iTool round on ``model``: the deficiency set, MCTS pairs (kept in ``<stage>/pairs.jsonl``, reused on
     resume), then the preference step merged into a new model folder (none without pairs)."""
+    from workbench.training.trainers import load_tokenizer, model_source
+
     folder = run.path / name
     pairs_file, search_file = folder / "pairs.jsonl", folder / "search.json"
     if not (pairs_file.is_file() and search_file.is_file()):
         pairs, stats = search(config, env, expert_steps(env, cases, config.seed), model)
         atomic_write(search_file, json.dumps(stats))
-        atomic_write(pairs_file, "".join(json.dumps(p) + "\n" for p in pairs))
+        write_jsonl(pairs_file, pairs)
     stats = json.loads(search_file.read_text())
     pairs = [json.loads(line) for line in pairs_file.read_text().splitlines()]
     record: dict[str, Any] = {"cases": len(cases), **stats, "base": model}
-    from workbench.training.trainers import load_tokenizer, model_source
-
-    tokenizer = load_tokenizer(model_source(model))
-    fits = fitting(tokenizer, [p["prompt"] + max(p["chosen"], p["rejected"], key=len) for p in pairs],
-                   config.max_length)
-    kept = [p for p, fit in zip(pairs, fits) if fit]
-    record |= {"pairs_trained": len(kept), "pairs_left_out_too_long": fits.count(False)}
+    kept, too_long = within(load_tokenizer(model_source(model)), pairs,
+                            lambda p: p["prompt"] + max(p["chosen"], p["rejected"], key=len), config.max_length)
+    record |= {"pairs_trained": len(kept), "pairs_left_out_too_long": too_long}
     if not kept:
         why = f"no pair fits in --max_length {config.max_length}" if pairs else "MCTS found no preference pair"
         return record | {"note": f"{why}: the model is unchanged"}
-    data = atomic_write(folder / "train_pairs.jsonl", "".join(json.dumps(p) + "\n" for p in kept))
+    data = write_jsonl(folder / "train_pairs.jsonl", kept)
     return record | trained_and_merged(preference_config(config, model, data, folder / config.loss), model, folder)
 
 
@@ -264,8 +266,8 @@ def search(config: ITOOLConfig, env: Any, steps: Sequence[Step], model: str) -> 
     mean = lambda values: round(sum(values) / len(values), 4) if values else None  # noqa: E731
     stats = {"items": len(steps), "searched": len(chosen), "perplexity_mean": mean(perplexity),
              "perplexity_searched": mean([perplexity[i] for i in chosen]), "expansions": expansions,
-             "leaves": leaves["judged"], "leaf_pass_rate": mean([1.0] * leaves["passed"]
-                                                                 + [0.0] * (leaves["judged"] - leaves["passed"])),
+             "leaves": leaves["judged"],
+             "leaf_pass_rate": round(leaves["passed"] / leaves["judged"], 4) if leaves["judged"] else None,
              "pairs": len(pairs)}
     return pairs, stats
 

@@ -17,12 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from workbench.critics import RuleCritic
+from apps.chat import rule_critic
 from workbench.env import Agent, DialogueEnv, DialogueState, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
 from workbench.evaluate import fallback_rates, rounded
-from workbench.registry import make_critic
 from workbench.runs import Run, append_lines, atomic_write
 from workbench.training.episodic import dialogue_messages
 from workbench.training.preferences import feedback_rows
@@ -73,10 +72,7 @@ class ChatSession:
               max_turns: int | None = None, specs: dict[str, Any] | None = None) -> ChatSession:
         """A new dialogue on ``case``; the agent makes its first move (``critic`` None: the environment's
         ground-truth rules judge, as in the terminal chat)."""
-        if critic is None:  # as the terminal chat: the world's own check where there is one, else the rules
-            critic = make_critic(env_cls, "ground-truth", "human", None) if env_cls.world_ground_truth else \
-                RuleCritic(env_cls)
-        env = env_cls(PersonTurns(), critic, max_turns=max_turns)
+        env = env_cls(PersonTurns(), critic or rule_critic(env_cls), max_turns=max_turns)
         session = cls(env=env, agent=agent, case=case, seed=seed, specs=dict(specs or {}))
         session.state = env.begin(case, seed)
         session.pending = session._agent_turn()

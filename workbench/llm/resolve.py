@@ -8,6 +8,7 @@ options are applied with ``bind``, never by reloading weights.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 from functools import lru_cache
@@ -156,8 +157,6 @@ def _load(name: str, source: str, hub: bool) -> LocalChatModel:
 
 def adapter_base(folder: str | Path) -> str:
     """The local base model folder a saved PEFT adapter was trained on (its ``base_model_name_or_path``)."""
-    import json
-
     config = Path(folder) / ADAPTER_CONFIG
     try:
         base = json.loads(config.read_text())["base_model_name_or_path"]
