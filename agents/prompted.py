@@ -1,7 +1,8 @@
 """The LLM dialogue agent: realises the chosen strategy through its instruction sentence.
 
 As in PPDPP (Deng et al., ICLR 2024, Sec. 3.1), the planner's strategy is turned into a natural
-language instruction appended to the agent's role-play prompt; without a policy the model
+language instruction appended to the agent's role-play prompt (with the reflections of its trial memory, when it
+plays a case again: :meth:`DialogueEnv.with_memory`); without a policy the model
 speaks freely (the "standard prompting" baseline). All live dialogues are one ``batch`` call. Every
 turn is marked as generated; an empty reply is replaced by the strategy's template line (or a fixed
 question) and marked ``info["fallback"]``; a turn whose strategy the model itself picked (ProCoT) is
@@ -33,7 +34,8 @@ class PromptedAgent:
         if not states:
             return []
         choices = self.policy.choose(states) if self.policy else [(None, None)] * len(states)
-        replies = self.model.batch([self.env.agent_prompt(s, strategy) for s, (strategy, _) in zip(states, choices)])
+        replies = self.model.batch([self.env.with_memory(self.env.agent_prompt(s, strategy), s.memory)
+                                    for s, (strategy, _) in zip(states, choices)])
         plan_fallbacks = getattr(self.policy, "plan_fallbacks", None)  # a model planner's (ProCoT) parse failures
         turns = []
         for k, (state, (strategy, prob), reply) in enumerate(zip(states, choices, replies)):

@@ -24,7 +24,8 @@ COMMANDS = {
     "train": "train with a registered method: the chat model (TRL's trainers and the workbench's PPO, on "
              "episodes or TRL datasets), the PPDPP planner, a planner from stored dialogues, ...",
     "feedback": "verbal feedback as LoRA adapters (C3PO): add, list, enable, disable, remove, evaluate, combine",
-    "evaluate": "compare planners on the same cases (--env E --planners ...), or summarise a run directory",
+    "evaluate": "compare planners on the same cases (--env E --planners ...), reflection variants by trial "
+                "(--env E --reflection none reflexion retroformer:<run> --trials N), or summarise a run directory",
     "evaluate-user": "score user agents (Commander simulators) against the human Commander of real TEACh games: "
                      "when to speak and which dialogue acts (--simulators rule,scripted,llm ...)",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
@@ -35,6 +36,7 @@ COMMANDS = {
 
 CONFIGS = {
     "quickstart": "apps.quickstart:QuickstartConfig", "selfplay": "apps.selfplay:SelfPlayConfig", "chat": "apps.chat:ChatConfig", "evaluate": "apps.compare:EvaluateConfig",
+    "evaluate --reflection": "apps.trials:TrialsConfig",
     "evaluate-user": "apps.evaluate_user:EvaluateUserConfig",
     "app": "apps.app:AppConfig", "play": "apps.play:PlayConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
     "hindsight simulate": "apps.hindsight:SimulateConfig", "feedback add": "agents.c3po.config:FeedbackConfig",
@@ -183,6 +185,8 @@ def cmd_evaluate(argv: Sequence[str]) -> None:
         return summarise_run(argv)
     if game_argument(argv):
         return evaluate_game(argv)
+    if any(a == "--reflection" or a.startswith("--reflection=") for a in argv):
+        return evaluate_trials(argv)
     from apps.compare import run_comparison
     from workbench.config import parse_config
 
@@ -215,6 +219,19 @@ def evaluate_game(argv: Sequence[str]) -> None:
                           description="Play agent teams with the game's scripted human partners on the same "
                           "matches; write a table of the win rate and each human goal and plots/human_goals.png.")
     run, text = run_game_evaluation(config)
+    print(text)
+    print(f"run directory: {run.path}")
+
+
+def evaluate_trials(argv: Sequence[str]) -> None:
+    from apps.trials import run_trial_evaluation
+    from workbench.config import parse_config
+
+    config = parse_config(config_class("evaluate --reflection"), argv, prog="workbench evaluate --reflection ...",
+                          description="Play every reflection variant's trials on the same cases (the actor frozen, "
+                          "reflections written after each failed trial); write the success rate by trial and "
+                          "plots/sr_by_trial.png.")
+    run, text = run_trial_evaluation(config)
     print(text)
     print(f"run directory: {run.path}")
 

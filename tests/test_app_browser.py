@@ -230,6 +230,37 @@ def test_three_selfplay_episodes_show_metrics_plots_and_a_run_directory_outside_
     shot(page, "selfplay-llm")
 
 
+def test_a_multi_trial_run_shows_a_cases_trials_side_by_side_with_the_reflections(page, server):
+    from agents.policies import make_policy
+    from agents.retroformer.actor import ReflectionFollowingPolicy
+    from agents.template import TemplateAgent
+    from workbench.registry import env_class, make_env
+    from workbench.runs import Run
+    from workbench.splits import split_cases
+    from workbench.trials import Reflection, run_trials
+
+    class Writer:
+        def reflect(self, episodes, memories):
+            return [Reflection("Next time prefer agree.") for _ in episodes]
+
+    cls = env_class("negotiation")
+    actor = TemplateAgent(cls, ReflectionFollowingPolicy(make_policy("most-frequent", cls), cls.strategies, 1.0))
+    with Run.open(server["runs"] / "trials-run", {"env": "negotiation"}) as run:
+        memories = run_trials(make_env("negotiation"), {"reflexion": actor}, {"reflexion": Writer()},
+                              split_cases(cls.cases(), "heldout")[:6], trials=2, memory_size=3, run=run, progress=False)
+    failed = next(m.index for m in memories["reflexion"] if m.trials > 1)
+    tab(page, "Self-play")
+    run_dir = page.locator("#run-dir input")
+    run_dir.fill("trials-run")
+    run_dir.press("Enter")
+    page.locator("#open-run").click()
+    wait_text(page, "#browse-status", r"episodes \(all\) in trials-run")
+    pick(page, "#trial-case", str(failed))
+    shown = wait_text(page, "#trials-view", r"Reflection on trial 1")
+    assert shown.index("Trial 1: failure") < shown.index("Next time prefer agree.") < shown.index("Trial 2: success")
+    shot(page, "trials")
+
+
 def pick(page, selector: str, value: str) -> None:
     box = page.locator(f"{selector} input")
     box.click()

@@ -12,6 +12,7 @@ parsed votes records ``dropped_votes`` there too.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, Callable, Sequence
 
 from langchain_core.language_models import BaseChatModel
@@ -25,6 +26,17 @@ Parsed = Any
 PromptFn = Callable[[DialogueState], list[BaseMessage]]
 ParseFn = Callable[[str], Parsed | None]
 AggregateFn = Callable[[DialogueState, list[Parsed]], Verdict]
+
+
+def parse_correct(text: str) -> bool | None:
+    """A critic's answer to "is the answer correct?": "... not correct" / "incorrect" / "wrong" -> False,
+    "... correct" / "right" -> True, anything else None (unparsable)."""
+    low = (text or "").lower()
+    if re.search(r"\b(not correct|incorrect|wrong|not right)\b", low):
+        return False
+    if re.search(r"\b(correct|right)\b", low):
+        return True
+    return None
 
 
 def verdict_calls(critic: Critic) -> int:

@@ -45,7 +45,9 @@ class DialogueState:
     """Everything about one dialogue in flight.
 
     ``hidden`` belongs to the user simulator (a scripted persona's private state); agents must
-    not read it. ``rng`` is the episode's own random stream, so a rollout is deterministic under
+    not read it. ``memory`` belongs to the agent: the reflections on its earlier trials of this case
+    (:mod:`workbench.trials`, Reflexion / Retroformer), empty in a single-trial episode; simulators and critics
+    must not read it. ``rng`` is the episode's own random stream, so a rollout is deterministic under
     a seed whatever the batch composition.
     """
 
@@ -57,6 +59,7 @@ class DialogueState:
     seed: int
     turns: list[Turn] = field(default_factory=list)
     hidden: dict[str, Any] = field(default_factory=dict)
+    memory: list[str] = field(default_factory=list)
     verdicts: list[Verdict] = field(default_factory=list)
     done: bool = False
     truncated: bool = False
@@ -210,6 +213,17 @@ class DialogueEnv(ABC):
         """Messages that make a chat model speak the agent's next turn, following ``strategy``."""
 
     @classmethod
+    def with_memory(cls, messages: list[BaseMessage], memory: Sequence[str]) -> list[BaseMessage]:
+        """The agent's prompt with its trial memory (:attr:`DialogueState.memory`, Reflexion's reflections on earlier
+        trials): by default a block appended to the first message; an environment whose :meth:`agent_prompt`
+        places the memory itself returns ``messages`` unchanged."""
+        if not memory or not messages:
+            return messages
+        first = messages[0]
+        block = "\n\nReflections on your earlier attempts at this case:\n" + "\n".join(f"- {m}" for m in memory)
+        return [first.model_copy(update={"content": f"{first.content}{block}"}), *messages[1:]]
+
+    @classmethod
     @abstractmethod
     def realise(cls, state: DialogueState, strategy: Strategy) -> str:
         """The template agent's utterance for ``strategy`` (no model needed)."""
@@ -343,10 +357,15 @@ class DialogueEnv(ABC):
         return True
 
     def finish(self, state: DialogueState, *, provenance: dict[str, Any] | None = None) -> Episode:
-        """The finished dialogue as an Episode; its outcome always has ``turns`` (agent moves)."""
+        """The finished dialogue as an Episode, its id ``<case>@<seed>`` (``#<variant>/trial<k>`` added for a trial of
+        :mod:`workbench.trials`); its outcome always has ``turns`` (agent moves), its provenance the trial ``memory``
+        the agent had (when it had one)."""
+        memory = {"memory": list(state.memory)} if state.memory else {}
+        provenance = provenance or {}
+        trial = f"#{provenance['variant']}/trial{provenance['trial']}" if "trial" in provenance else ""
         return Episode(
-            id=f"{state.case.id}@{state.seed}", env=self.name, case=state.case, turns=list(state.turns),
-            outcome={"turns": state.agent_turns, **self.outcome(state)}, provenance=dict(provenance or {}),
+            id=f"{state.case.id}@{state.seed}{trial}", env=self.name, case=state.case, turns=list(state.turns),
+            outcome={"turns": state.agent_turns, **self.outcome(state)}, provenance={**provenance, **memory},
         )
 
     # -- Gymnasium-style single-episode API -----------------------------------------------

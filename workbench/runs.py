@@ -1,5 +1,5 @@
 """Run directories: ``config.yaml``, ``episodes/``, ``metrics.jsonl``, ``checkpoints/``, ``plots/``,
-``summary.md``.
+``summary.md``, and for multi-trial runs ``reflections.jsonl``.
 
 Whole files are written atomically (a uniquely named temporary file, then rename). Episodes and metrics
 are appended one JSON line at a time and flushed to disk, so an interrupted run loses only the work in
@@ -35,6 +35,7 @@ from workbench.errors import WorkbenchError
 CONFIG = "config.yaml"
 EPISODES = "episodes/episodes.jsonl"
 METRICS = "metrics.jsonl"
+REFLECTIONS = "reflections.jsonl"
 LOCK = ".lock"
 PARTIAL = ".partial"  # the suffix of temporary files and folders (see :func:`_temporary_name`)
 
@@ -176,7 +177,7 @@ class Run:
             run._new = not (run.path / CONFIG).exists()
             run._check(config, resume, resumable_changes)  # again under the lock: another writer may have been first
             if not run._new:
-                for name in (EPISODES, METRICS):
+                for name in (EPISODES, METRICS, REFLECTIONS):
                     _drop_torn_line(run.path / name)
             for leftover in sorted(run.path.rglob(f"*{PARTIAL}"), reverse=True):  # from writers that died
                 shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
@@ -266,6 +267,15 @@ class Run:
 
         file = self.path / EPISODES
         return load_episodes(file) if file.exists() else []
+
+    # -- reflections (multi-trial runs: workbench.trials) -------------------------------------------
+    def append_reflections(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Append reflection rows to ``reflections.jsonl`` (one JSON line each)."""
+        append_lines(self.path / REFLECTIONS, rows)
+
+    def reflections(self) -> list[dict[str, Any]]:
+        file = self.path / REFLECTIONS
+        return [json.loads(l) for l in file.read_text().splitlines() if l.strip()] if file.exists() else []
 
     # -- metrics, plots, summary -------------------------------------------------------------
     def log_metrics(self, record: dict[str, Any]) -> None:

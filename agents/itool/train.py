@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -35,6 +34,7 @@ from workbench.env import DialogueEnv
 from workbench.episodes import Case
 from workbench.errors import WorkbenchError
 from workbench.runs import Run, atomic_write
+from workbench.training.stages import Stages, trained_and_merged, write_jsonl
 
 HOOKS = ("expert_reply", "difficulty", "reply_check")
 SIMPO_BETA = 2.5
@@ -72,24 +72,6 @@ def run_itool(config: ITOOLConfig) -> tuple[Run, str]:
         text = summary(config, stages, model)
         run.write_summary(text)
     return run, text
-
-
-class Stages:
-    """The finished stages of a run and what each recorded, kept in a JSON file written atomically."""
-
-    def __init__(self, path: Path):
-        self.path = path
-        self.done: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.is_file() else {}
-
-    def __contains__(self, name: str) -> bool:
-        return name in self.done
-
-    def __getitem__(self, name: str) -> dict[str, Any]:
-        return self.done[name]
-
-    def mark(self, name: str, record: dict[str, Any]) -> None:
-        self.done[name] = record
-        atomic_write(self.path, json.dumps(self.done, indent=1))
 
 
 def training_pools(cls: type[DialogueEnv], sources: Sequence[str], seed: int) -> list[list[Case]]:
@@ -131,10 +113,6 @@ def within(tokenizer: Any, rows: Sequence[dict[str, str]], text: Callable[[dict[
     return kept, len(rows) - len(kept)
 
 
-def write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> Path:
-    return atomic_write(path, "".join(json.dumps(r) + "\n" for r in rows))
-
-
 def warmup(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases: Sequence[Case],
            model: str) -> dict[str, Any]:
     """LoRA SFT of ``model`` on the expert's turns of ``cases``, merged into a new model folder."""
@@ -156,35 +134,6 @@ def warmup(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases: Se
                          grad_accum=config.grad_accum, max_length=config.max_length, seed=config.seed, lora=True,
                          lora_r=config.lora_r, lora_alpha=config.lora_alpha)
     return record | trained_and_merged(sft, model, folder)
-
-
-def trained_and_merged(train_config: Any, model: str, folder: Path) -> dict[str, Any]:
-    """Train ``train_config`` (a LoRA method config), merge its adapter into ``model`` at ``folder/merged``."""
-    from workbench.training.trainers import train
-
-    trained, result = train(train_config)
-    merged = merge(model, trained.path / "model", folder / "merged")
-    return {"model": str(merged), **{k: v for k, v in result.items()
-                                     if k in ("steps", "loss first", "loss last", "rewards/accuracies last")}}
-
-
-def merge(model: str, adapter: Path, out: Path) -> Path:
-    """``model`` with the LoRA adapter at ``adapter`` merged in, saved (with the tokenizer) as a model folder at
-    ``out``; written beside it and renamed, so ``out`` is whole or absent."""
-    from peft import PeftModel
-    from transformers import AutoModelForCausalLM
-
-    from workbench.training.trainers import load_tokenizer, model_source
-
-    source = model_source(model)
-    merged = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(source), str(adapter)).merge_and_unload()
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    merged.save_pretrained(partial)
-    load_tokenizer(source).save_pretrained(partial)
-    shutil.rmtree(out, ignore_errors=True)
-    partial.rename(out)
-    return out
 
 
 def iteration(run: Run, config: ITOOLConfig, env: DialogueEnv, name: str, cases: Sequence[Case],

@@ -36,14 +36,14 @@ APP_SET = {
 """Options that fix where a job reads or writes: never settable from the Options text."""
 MODELS = frozenset({"agent_model", "sim_model", "critic_model", "simulator_model", "writer", "judge", "encoder"})
 """Options whose values are model specs."""
-POLICIES = frozenset({"continuation"})
+POLICIES = frozenset({"continuation", "policy"})
 """Strategy-policy specs; a ``planner:<folder>`` one is resolved inside the runs folder."""
 ADAPTERS = frozenset({"adapters"})
 """Adapter names of the app's library (or ``enabled``)."""
 TEXT = frozenset({
     "format", "system", "env", "agent_role", "lora_target", "episode_filter", "pairs", "loss_type",
     "f_divergence_type", "simulator", "method", "feedback", "subset", "pooling", "critic", "stage", "normalise",
-    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona", "cases", "loss"})
+    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona", "cases", "loss", "ppo_reward"})
 """String options that name no path, model or server: passed on as typed."""
 TRL = "trl"
 TRL_KEYS = frozenset({

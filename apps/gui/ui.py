@@ -34,6 +34,7 @@ from apps.gui.options import flag_value, parse_options
 from apps.gui.paths import RunsFolder, discard_upload
 from apps.gui.play import play_tab
 from apps.gui.progress import clock
+from apps.gui.trials import trial_choices, trials_html
 from apps.gui.selfplay import OUTCOMES, browse, episode_rows, outcome_figure, run_metrics, stream_selfplay, transcript
 from apps.selfplay import SelfPlayConfig
 from agents.simulation import make_agent
@@ -300,13 +301,34 @@ def selfplay(app: App, env: str, simulator: str, agent_spec: str, policy: str, n
 
 
 def open_run(app: App, run_dir: str, outcome: str) -> tuple:
-    """The run's episodes with ``outcome``, and the metrics and plots of all its episodes."""
+    """The run's episodes with ``outcome``, and the metrics and plots of all its episodes; for a multi-trial run the
+    trial view's variants and cases."""
     folder = app.runs.resolve(run_dir, must_exist=True)
     everything = browse(folder, "all")
     episodes = everything if outcome == "all" else browse(folder, outcome)
     ids = [e.id for e in episodes]
+    found = trial_choices(folder)
+    variant = next(iter(found), None)
+    cases = [str(i) for i in found.get(variant, [])] if variant else []
     return (episode_rows(episodes), gr.update(choices=ids, value=ids[0] if ids else None), run_metrics(everything),
-            outcome_figure(everything), f"{len(episodes)} episodes ({outcome}) in {app.runs.relative(folder)}")
+            outcome_figure(everything), gr.update(visible=bool(found)), gr.update(choices=list(found), value=variant),
+            gr.update(choices=cases, value=cases[0] if cases else None),
+            f"{len(episodes)} episodes ({outcome}) in {app.runs.relative(folder)}")
+
+
+def trial_cases(app: App, run_dir: str, variant: str) -> tuple:
+    """The cases a variant of a multi-trial run played."""
+    cases = [str(i) for i in trial_choices(app.runs.resolve(run_dir, must_exist=True)).get(variant, [])]
+    return gr.update(choices=cases, value=cases[0] if cases else None), gr.update()
+
+
+def show_trials(app: App, run_dir: str, variant: str, case: str) -> tuple:
+    """A case's trials side by side with the reflections between them."""
+    if not variant or not case:
+        return "", gr.update()
+    if not case.isdigit():
+        raise WorkbenchError(f"case {case!r} is not a case index")
+    return trials_html(app.runs.resolve(run_dir, must_exist=True), variant, int(case)), gr.update()
 
 
 def find_episode(app: App, run_dir: str, episode_id: str) -> Episode:
@@ -616,10 +638,19 @@ def selfplay_tab(app: App, choices: Choices) -> None:
             turn = gr.Slider(0, 1, value=0, step=1, label="World after turn", elem_id="episode-turn")
             world = gr.Textbox(label="World", lines=24, max_lines=24, interactive=False, elem_id="episode-world")
 
+    with gr.Column(visible=False) as trials_box:  # for a multi-trial run (workbench evaluate --reflection)
+        gr.Markdown("### Trials of a case, with the reflections between them")
+        with gr.Row():
+            variant = gr.Dropdown([], label="Variant", elem_id="trial-variant")
+            case = gr.Dropdown([], label="Case", elem_id="trial-case")
+        trials = gr.HTML(elem_id="trials-view")
+
     run.click(shown(5)(bind(app, selfplay)), [env, sim, agent, policy, n, name],
               [watch, metrics, plot, run_dir, progress])
-    open_button.click(shown(5)(bind(app, open_run)), [run_dir, outcome],
-                      [episodes, episode, run_table, run_plot, browse_status])
+    open_button.click(shown(8)(bind(app, open_run)), [run_dir, outcome],
+                      [episodes, episode, run_table, run_plot, trials_box, variant, case, browse_status])
+    variant.change(shown(2)(bind(app, trial_cases)), [run_dir, variant], [case, browse_status])
+    case.change(shown(2)(bind(app, show_trials)), [run_dir, variant, case], [trials, browse_status])
     episode.change(shown(5)(bind(app, show_episode)), [run_dir, episode],
                    [episode_text, world_box, turn, world, browse_status])
     turn.change(shown(2)(bind(app, show_world)), [run_dir, episode, turn], [world, browse_status])

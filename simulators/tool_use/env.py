@@ -34,6 +34,7 @@ from typing import Any, Mapping, Sequence
 from langchain_core.messages import BaseMessage
 from langchain_core.tools import BaseTool
 
+from workbench.critics import parse_correct
 from workbench.env import Critic, DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 from workbench.errors import WorkbenchError
@@ -387,7 +388,7 @@ class ToolUseEnv(DialogueEnv):
         return Verdict(reward=round(reward, 6), done=success, success=success)
 
     critic_prompt = staticmethod(prompts.critic_prompt)
-    parse_verdict = staticmethod(prompts.parse_verdict)
+    parse_verdict = staticmethod(parse_correct)
     aggregate_verdicts = staticmethod(prompts.aggregate_verdicts)
 
 

@@ -14,7 +14,6 @@ parse_calls` reads it (a reply that starts like a call but does not parse is a p
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
@@ -152,16 +151,6 @@ def critic_prompt(state: DialogueState) -> list[BaseMessage]:
     f = state.case.fields
     return critic_messages(CRITIC_SYSTEM, CRITIC_SHOTS, CRITIC_QUESTION, state,
                            context=f"The User's request: {f.get('request') or f.get('question', '')}")
-
-
-def parse_verdict(text: str) -> bool | None:
-    """"... not correct" / "wrong" -> False, "... correct" -> True, else None."""
-    low = (text or "").lower()
-    if re.search(r"\b(not correct|incorrect|wrong|not right)\b", low):
-        return False
-    if re.search(r"\b(correct|right)\b", low):
-        return True
-    return None
 
 
 def aggregate_verdicts(state: DialogueState, parsed: list[bool]) -> Verdict:

@@ -38,7 +38,7 @@ from workbench.moments import merge_moments
 from workbench.rollout import episode_seed
 from workbench.runs import Run, atomic_dir
 from workbench.training.config import TrainConfig
-from workbench.training.episodic import PlayedEpisode, next_token_logps, padded
+from workbench.training.episodic import PlayedEpisode, padded
 
 
 @dataclass
@@ -85,11 +85,20 @@ def make_batch(played: Sequence[PlayedEpisode], pad_id: int, moments: RunningMom
     return Batch(ids, attention, actions, scores)
 
 
-def forward(model: Any, head: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor
+def forward(model: Any, head: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, actions: torch.Tensor
             ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-position log-probability of the next token and value of the state, each [B, T-1]."""
-    out = model(input_ids=ids, attention_mask=attention, output_hidden_states=True)
-    logps = next_token_logps(out.logits, ids)
+    """Per-position log-probability of the next token and value of the state, each [B, T-1]. The log-probabilities
+    are computed only over the span of positions where some row has an action (0 elsewhere, where nothing reads
+    them): the LM head runs on that span alone (``logits_to_keep``), which with a 262k-token vocabulary is most of a
+    pass's time and memory when the actions are a short completion after a long prompt."""
+    held = actions.any(0).nonzero().flatten()
+    lo, hi = (int(held[0]), int(held[-1]) + 1) if len(held) else (0, 0)
+    keep = torch.arange(lo, hi, device=ids.device) if hi > lo else 1
+    out = model(input_ids=ids, attention_mask=attention, output_hidden_states=True, logits_to_keep=keep)
+    logps = torch.zeros(actions.shape, dtype=torch.float, device=ids.device)
+    if hi > lo:
+        logps[:, lo:hi] = torch.log_softmax(out.logits.float(), dim=-1).gather(
+            -1, ids[:, lo + 1: hi + 1].unsqueeze(-1)).squeeze(-1)
     values = head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
     return logps, values
 
@@ -172,7 +181,17 @@ class PPO:
         model = self.reference or self.model
         scope = self.policy.disable_adapter() if self.reference is None else nullcontext()
         with torch.no_grad(), scope:
-            return next_token_logps(model(input_ids=batch.ids, attention_mask=batch.attention).logits, batch.ids)
+            return self.in_chunks(lambda ids, attention, actions: forward(model, self.head, ids, attention, actions),
+                                  batch)[0]
+
+    def in_chunks(self, fn: Any, batch: Batch) -> tuple[torch.Tensor, ...]:
+        """``fn(ids, attention, actions)`` over ``batch_size`` rows at a time, its tensors concatenated: the no-grad
+        passes over a whole batch never hold more vocabulary-wide logits than a training minibatch does (a 262k-token
+        vocabulary makes them gigabytes per row)."""
+        size = self.config.batch_size
+        parts = [fn(batch.ids[i: i + size], batch.attention[i: i + size], batch.actions[i: i + size])
+                 for i in range(0, len(batch.ids), size)]
+        return tuple(torch.cat(tensors) for tensors in zip(*parts))
 
     def step(self, played: Sequence[PlayedEpisode], pad_id: int) -> dict[str, float]:
         """One PPO iteration on a batch of played episodes."""
@@ -182,7 +201,8 @@ class PPO:
         batch = Batch(*(t.to(self.device) for t in (batch.ids, batch.attention, batch.actions, batch.scores)))
         self.model.eval()
         with torch.no_grad():
-            old_logps, old_values = forward(self.model, self.head, batch.ids, batch.attention)
+            old_logps, old_values = self.in_chunks(
+                lambda ids, attention, actions: forward(self.model, self.head, ids, attention, actions), batch)
         ref_logps = self.reference_logps(batch)
         kl = (old_logps - ref_logps) * batch.actions
         rewards = batch.scores - config.kl_coef * kl
@@ -195,7 +215,8 @@ class PPO:
             random.Random(config.seed + self.iteration).shuffle(order)
             for start in range(0, len(order), config.batch_size):
                 rows = torch.tensor(order[start: start + config.batch_size], device=self.device)
-                logps, values = forward(self.model, self.head, batch.ids[rows], batch.attention[rows])
+                logps, values = forward(self.model, self.head, batch.ids[rows], batch.attention[rows],
+                                        batch.actions[rows])
                 loss, info = ppo_loss(logps, values, old_logps[rows], old_values[rows], advantages[rows],
                                       returns[rows], batch.actions[rows], config)
                 self.optimizer.zero_grad()
