@@ -37,7 +37,7 @@ class TrialsConfig(SimulationConfig):
     trials: int = field(default=4, metadata={"help": "trials per case (a solved case plays no more)", "min": 1})
     memory: int = field(default=3, metadata={"help": "reflections the actor keeps in its prompt (the last K)",
                                              "min": 0})
-    policy: str = field(default="random", metadata={
+    policy: str = field(default="most-frequent", metadata={
         "help": "the actor's strategy policy: its prior without --agent_model (random, most-frequent, fixed:<name>, "
                 "planner:<folder>), the prompted agent's strategies with one (none: it speaks freely)"})
     follow: float = field(default=0.8, metadata={
@@ -65,24 +65,37 @@ def variant_spec(variant: str, reflector_model: str) -> str | None:
     if variant == "reflexion":
         return reflector_model
     if variant.startswith("retroformer:"):
-        folder = Path(variant.removeprefix("retroformer:"))
-        if not folder.is_dir():
-            raise WorkbenchError(f"--reflection {variant}: no folder {folder}")
-        return str(folder / "model") if (folder / "model").is_dir() else str(folder)
+        name = variant.removeprefix("retroformer:")
+        folder = Path(name)
+        if not name or not folder.is_dir():
+            raise WorkbenchError(f"--reflection {variant}: no folder {name!r}")
+        model = folder / "model" if (folder / "model").is_dir() else folder
+        if not (model / "config.json").is_file() and not (model / "adapter_config.json").is_file():
+            raise WorkbenchError(f"--reflection {variant}: {folder} holds no trained reflector (no model/ folder, "
+                                 "model folder or adapter folder)")
+        return str(model)
     raise WorkbenchError(f"unknown reflection variant {variant!r} (use {VARIANTS})")
 
 
 def run_trial_evaluation(config: TrialsConfig) -> tuple[Run, str]:
     """Play every variant's trials; write the table, ``plots/sr_by_trial.png`` and ``summary.md``."""
     from agents.retroformer.actor import make_actor
-    from agents.retroformer.reflector import LLMReflector
+    from agents.retroformer.reflector import LLMReflector, transcript_models
     from workbench.llm.resolve import load_models
     from workbench.runs import Run
     from workbench.splits import split_cases
     from workbench.trials import run_trials
 
+    from workbench.llm.resolve import check_spec
+
     variants = parse_planners(config.reflection, "reflection variant", "--reflection none reflexion")
+    labels = [label for label, _ in variants]
+    if len(set(labels)) < len(labels):
+        raise WorkbenchError(f"--reflection: the label {next(l for l in labels if labels.count(l) > 1)!r} is given "
+                             "twice (name the variants apart: LABEL=VARIANT)")
     specs = {label: variant_spec(variant, config.reflector_model) for label, variant in variants}
+    for spec in {s for s in specs.values() if s}:
+        check_spec(spec)
     config.out = resolve_out(config.out, config.resume, "evaluate")
     sim = build_simulation(config)
     cases = split_cases(sim.cls.cases(config.data), config.split, config.heldout)
@@ -90,7 +103,7 @@ def run_trial_evaluation(config: TrialsConfig) -> tuple[Run, str]:
     if not cases:
         raise WorkbenchError(f"no {config.split} cases in {config.data or sim.cls.default_source()}")
     actor = make_actor(sim, config)
-    reflector_models = load_models({label: spec for label, spec in specs.items()}, config.seed)
+    reflector_models = transcript_models(load_models(dict(specs), config.seed))
     reflectors = {label: LLMReflector(model, sim.cls, temperature=config.reflection_temperature,
                                       max_tokens=config.reflection_tokens) if model is not None else None
                   for label, model in reflector_models.items()}
@@ -108,6 +121,7 @@ def run_trial_evaluation(config: TrialsConfig) -> tuple[Run, str]:
                          f"{config.env}: {len(cases)} {config.split} cases, {config.trials} trials")
         run.write_summary(f"# Success rate by trial on {config.env} ({config.split} cases)\n\n{text}\n\n"
                           f"```json\n{json.dumps(settings, indent=2, default=str)}\n```\n")
+        run.cut_back(metrics=lambda r: r.get("event") != "evaluate")  # a resumed run's rows once
         for label, row in table.items():
             run.log_metrics({"event": "evaluate", "variant": label, **row})
     return run, text

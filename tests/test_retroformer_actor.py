@@ -20,6 +20,11 @@ def test_directives_read_avoid_first_and_prefer_sentence_by_sentence():
     said = directives(["Instead of greeting, start with providing suggestions; don't use emotion appeal."], NAMES)
     assert (said.first, said.avoid) == ("Providing Suggestions", ["emotion-appeal", "greeting"])
     assert directives(["Nothing useful here."], NAMES).empty
+    said = directives(["Avoid greeting and emotion appeal, then use logical-appeal more and Providing Suggestions "
+                       "less."], NAMES)
+    assert (said.prefer, said.avoid) == (["logical-appeal"], ["emotion-appeal", "greeting", "Providing Suggestions"])
+    said = directives(["Avoid greeting; greeting made them leave."], NAMES)  # a bare mention overrides nothing
+    assert said.avoid == ["greeting"] and said.prefer == []
 
 
 def test_a_later_reflection_overrides_an_earlier_one():

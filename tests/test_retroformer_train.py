@@ -66,13 +66,14 @@ def mean_logprob(model_dir, prompts, completion):
 def test_sft_on_positive_reflections_moves_the_reflections_toward_them(tiny, tmp_path):
     _, failed = failed_trials()
     prompts = prompt_texts(LLMReflector(FakeListChatModel(responses=["x"]), env_class(ENV)), failed)
-    rows = [{"index": i, "prompt": p, "reflection": text, "rating": rating, "fallback": False}
-            for i, p in enumerate(prompts) for text, rating in ((GOOD, 0.8), (BAD, -0.2))]
+    rows = [{"index": i, "prompt": p, "reflection": text, "rating": rating, "fallback": fallback}
+            for i, p in enumerate(prompts)
+            for text, rating, fallback in ((GOOD, 0.8, False), (BAD, -0.2, False), ("No reflection.", -0.5, True))]
     assert preference_pairs(rows) == [{"prompt": p, "chosen": f" {GOOD}", "rejected": f" {BAD}"} for p in prompts]
     config = RetroformerConfig(env=ENV, model=tiny, epochs=8, lr=3e-3, train_batch_size=4, max_length=4096)
     with Run.open(tmp_path / "run", {}) as run:
         record = sft_stage(run, config, rows)
-    assert record["rows"] == len(prompts)  # only the positively rated reflections
+    assert record["rows"] == len(prompts)  # only the positively rated reflections (fallbacks never)
     before_good, before_bad = (mean_logprob(tiny, prompts, f" {t}\n") for t in (GOOD, BAD))
     after_good, after_bad = (mean_logprob(record["model"], prompts, f" {t}\n") for t in (GOOD, BAD))
     assert after_good - before_good > 2.0  # nats: the positive reflection became far likelier
@@ -124,3 +125,6 @@ def test_bad_options_are_refused_before_a_run_folder_exists(tiny, tmp_path, caps
     assert main(["evaluate", "--env", ENV, "--reflection", f"retroformer:{tmp_path / 'missing'}",
                  "--out", str(out)]) == 2
     assert "no folder" in capsys.readouterr().err
+    assert main(["evaluate", "--env", ENV, "--reflection", "a=none", "a=reflexion", "--out", str(out)]) == 2
+    assert "the label 'a' is given twice" in capsys.readouterr().err
+    assert not out.exists()

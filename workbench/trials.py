@@ -83,7 +83,7 @@ class TrialMemory:
 
 def reflection_reward(returns: Sequence[float], k: int) -> float:
     """Retroformer's rating of the reflection written after trial ``k`` (0-based): ``G(k+1) - G(k)``, the
-    change of the episode return from the trial it reflects on to the next (Yao et al. 2024, Sec. 4.1, Eq. 4)."""
+    change of the episode return from the trial it reflects on to the next (Yao et al. 2024, Sec. 4)."""
     if not 0 <= k < len(returns) - 1:
         raise WorkbenchError(f"no trial after trial {k + 1} of {len(returns)} to rate its reflection by")
     return float(returns[k + 1] - returns[k])
@@ -121,11 +121,15 @@ def run_trials(env: DialogueEnv, agents: Mapping[Hashable, Agent], reflectors: M
     missing = [k for k in agents if k not in reflectors]
     if missing:
         raise WorkbenchError(f"variant {missing[0]!r} has no reflector entry (None for no reflection)")
+    if len({str(k) for k in agents}) < len(agents):
+        raise WorkbenchError("two variants have the same name")
     memories = {key: [TrialMemory(i) for i in range(len(cases))] for key in agents}
     stored = _stored(run, set(agents))
     seeds = [episode_seed(seed, i) for i in range(len(cases))]
     for trial in range(1, trials + 1):
-        playing = {key: [m.index for m in ms if not m.solved and m.trials == trial - 1] for key, ms in memories.items()}
+        playing = {key: {m.index for m in ms if not m.solved and m.trials == trial - 1} for key, ms in memories.items()}
+        if not any(playing.values()):
+            break  # every case solved
         done = {(key, i) for key in agents for i in range(len(cases)) if i not in playing[key]}
         found = {(key, i): stored["episodes"][(key, i, trial)] for key in agents for i in playing[key]
                  if (key, i, trial) in stored["episodes"]}
@@ -136,7 +140,7 @@ def run_trials(env: DialogueEnv, agents: Mapping[Hashable, Agent], reflectors: M
 
         extra = {key: {**(provenance or {}).get(key, {}), "variant": str(key), "trial": trial} for key in agents}
         played = rollout_many(env, agents, cases, n=len(cases), seed=seed, batch_size=batch_size, run=run,
-                              skip=sorted(done | set(found), key=str), seeds=seeds, on_begin=begin,
+                              skip=list(done | set(found)), seeds=seeds, on_begin=begin,
                               provenance=extra, progress=progress, desc=f"{env.name} trial {trial}/{trials}",
                               on_progress=on_progress)
         finished = [e for episodes in played.values() for e in episodes] + list(found.values())

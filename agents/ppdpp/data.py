@@ -43,7 +43,8 @@ def annotated_examples(env: type[DialogueEnv], files: Sequence[str | Path] | Non
                                          f"(known: {', '.join(index)})")
                 examples.append(PlannerExample(text, index[strategy], case.id))
     if not examples:
-        raise WorkbenchError(f"no strategy-annotated agent turns in {', '.join(map(str, sources))}")
+        raise WorkbenchError(f"no strategy-annotated agent turns in {', '.join(map(str, sources)) or 'any file'}: "
+                             f"{env.name!r} has no annotated dialogues (most-frequent needs them)")
     return examples
 
 

@@ -2,10 +2,13 @@
 reflection only through the strategy names it mentions.
 
 Its prior is any strategy policy (random, a PPDPP planner, ...). :func:`directives` reads the reflections in the
-actor's memory (:attr:`workbench.env.DialogueState.memory`) sentence by sentence: a strategy named in a clause with a negative
-cue before it (avoid, don't, never, stop, not, less, instead of) is to be *avoided*, one whose nearest cue is of
-order (first, start, open, begin) or that is followed by "first" is to be *used first* (only), any other named one (after a
-cue such as prefer, use, try, or none) is *preferred*; a later reflection overrides an earlier one.
+actor's memory (:attr:`workbench.env.DialogueState.memory`) sentence by sentence. A strategy name takes the cue
+right after it ("first" or "at the start": *use first*; "less": *avoid*; "more": *prefer*), else the cue of its
+clause before it (a negative cue there, such as avoid, don't, never, stop, not, instead of: *avoid*; else the
+nearest of an order cue such as first, start with, open with: *use first*, and a preference cue such as prefer,
+use, try: *prefer*); names listed together ("avoid greeting and small talk") share the first one's cue; a bare
+mention *prefers* a strategy nothing else was said about. A later reflection's directive for a strategy replaces
+an earlier one's, and one strategy at most is to be used first (the first in the strategy order).
 At the first agent turn the actor plays the strategy to use first; otherwise with probability ``follow`` it plays
 one of the preferred strategies (drawn uniformly), else the prior's choice, or, when the prior picked one to be
 avoided, one drawn uniformly from those not to be avoided. So the actor never learns: only what the reflection says
@@ -53,8 +56,8 @@ def directives(reflections: Sequence[str], names: Sequence[str]) -> Directives:
     """The directives of ``reflections`` over the strategy ``names`` (module docstring)."""
     patterns = sorted(((n, _pattern(n)) for n in names), key=lambda p: -len(p[0]))  # longest names first
     state: dict[str, str] = {}
-    first: str | None = None
     for reflection in reflections:
+        said: dict[str, str] = {}  # this reflection's explicit directives
         for sentence in re.split(r"[.;!?\n]+", reflection.lower()):
             taken: list[tuple[int, int]] = []
             found: list[tuple[int, int, str]] = []
@@ -64,26 +67,43 @@ def directives(reflections: Sequence[str], names: Sequence[str]) -> Directives:
                         taken.append((m.start(), m.end()))
                         found.append((m.start(), m.end(), name))
             found.sort()
+            previous: str | None = None
             for k, (start, end, name) in enumerate(found):
                 before = sentence[found[k - 1][1] if k else 0: start]
                 after = sentence[end: found[k + 1][0] if k + 1 < len(found) else len(sentence)]
-                cue_before = _last_cue(before)
-                if cue_before == "avoid":
-                    state[name] = "avoid"
-                elif cue_before == "first" or FIRST.match(after.strip()) or re.match(r"^\s*(at|to) (the )?start",
-                                                                                       after):
-                    state[name], first = "first", name
-                else:
-                    state[name] = "prefer"
-                if state[name] != "first" and first == name:
-                    first = None
+                kind = _cue_after(after) or _last_cue(before)
+                if kind is None and previous is not None and LISTED.fullmatch(before):
+                    kind = previous  # "avoid greeting and small talk": the list shares its cue
+                if kind is not None:
+                    said[name] = kind
+                elif name not in said and name not in state:
+                    said[name] = "prefer"  # a bare mention prefers a strategy nothing said anything about
+                previous = said.get(name)
+        state.update(said)
+    first = next((n for n in names if state.get(n) == "first"), None)
     return Directives(first=first, prefer=[n for n in names if state.get(n) == "prefer"],
                       avoid=[n for n in names if state.get(n) == "avoid"])
 
 
+LISTED = re.compile(r"\s*(,|\band\b|\bor\b|,\s*and\b|,\s*or\b)?\s*")
+"""What may stand between two names of one list (they share the first one's cue)."""
+
+
+def _cue_after(text: str) -> str | None:
+    """A cue right after a name: "first" (or "at the start"), "less" (avoid), "more" (prefer)."""
+    text = text.strip()
+    if FIRST.match(text) or re.match(r"^(at|to) (the )?start", text):
+        return "first"
+    if re.match(r"^less\b", text):
+        return "avoid"
+    if re.match(r"^more\b", text):
+        return "prefer"
+    return None
+
+
 def _last_cue(text: str) -> str | None:
-    """The cue of the words just before a strategy name: within their last clause (after a comma, "and" or "but"),
-    avoid when a negative cue is there, else the kind of the nearest cue (first, prefer), else None."""
+    """The cue of the words just before a strategy name: within their last clause (after a comma, "and", "but" or
+    "then"), avoid when a negative cue is there, else the kind of the nearest cue (first, prefer), else None."""
     clause = re.split(r",|\band\b|\bbut\b|\bthen\b", text)[-1]
     if AVOID.search(clause):
         return "avoid"

@@ -1,8 +1,10 @@
-"""Retroformer's policy-gradient stage (Yao et al., ICLR 2024, Sec. 4.3, Eq. 6): the workbench's PPO
+"""Retroformer's policy-gradient stage (Yao et al., ICLR 2024, Sec. 4): the workbench's PPO
 (:class:`workbench.training.ppo.PPO`, a fresh LoRA adapter whose disabled state, the SFT model, is the KL reference)
 on reflections. One reflection is one PPO episode: the reflection prompt is its prompt, the reflection its only
 action span, and its rating the reward at the last token: the return difference of the replayed next trial
 (``returns``) or the reward model's score (``model``; the replay is then still played, for the success it reports).
+A reflection that stands in for an empty output (a fallback) or does not fit ``--max_length`` is left out of the
+step and counted.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def ppo_stage(run: Run, config: RetroformerConfig, replay: Any, failed: Sequence
     policy, tokenizer = load_model(train)
     torch.manual_seed(config.seed)  # the adapter's initial weights
     ppo = PPO(train, policy, lora_config(train))
-    folder = run.path / "ppo"
+    folder = run.path.resolve() / "ppo"
     checkpoint = folder / "checkpoint"
     if checkpoint.is_dir():
         ppo.load(checkpoint)
@@ -80,22 +82,30 @@ def ppo_stage(run: Run, config: RetroformerConfig, replay: Any, failed: Sequence
         rows, after = rate(replay, repeated, reflections, prompts)
         completions = [f" {r.text}\n" for r in reflections]
         rewards = scorer.score(prompts, completions) if scorer else [r["rating"] for r in rows]
-        played = []
-        for prompt, completion, reward, episode in zip(prompts, completions, rewards, after, strict=True):
-            ids = tokenizer(completion, add_special_tokens=False)["input_ids"]
-            played.append(PlayedEpisode(episode, tokenizer(prompt)["input_ids"], ids, [1] * len(ids), [len(ids) - 1],
-                                        [float(reward)]))
-        record = ppo.step(played, tokenizer.pad_token_id)
+        played, too_long = [], 0
+        for prompt, completion, reward, episode, row in zip(prompts, completions, rewards, after, rows, strict=True):
+            prompt_ids, ids = tokenizer(prompt)["input_ids"], tokenizer(completion, add_special_tokens=False)["input_ids"]
+            if row["fallback"]:
+                continue
+            if len(prompt_ids) + len(ids) > config.max_length:
+                too_long += 1
+                continue
+            played.append(PlayedEpisode(episode, prompt_ids, ids, [1] * len(ids), [len(ids) - 1], [float(reward)]))
+        if played:
+            record = {k: v for k, v in ppo.step(played, tokenizer.pad_token_id).items()
+                      if k not in ("step", "return", "success")}
+        else:  # nothing to learn from: the iteration counts, with no step
+            ppo.iteration, record = ppo.iteration + 1, {"kl": 0.0, "policy_loss": 0.0}
         run.log_metrics({"event": "ppo", "iteration": ppo.iteration,
                          "rating": sum(r["rating"] for r in rows) / len(rows),
                          "success after": sum(r["success_after"] for r in rows) / len(rows),
                          "reflection fallbacks": sum(r["fallback"] for r in rows) / len(rows),
-                         **{k: v for k, v in record.items() if k not in ("step", "return", "success")},
+                         "left out too long": too_long, "trained on": len(played), **record,
                          "reward": sum(rewards) / len(rewards)})
         ppo.save(checkpoint, tokenizer, optimizer=True)
     adapter = folder / "adapter"
     ppo.save(adapter, tokenizer, optimizer=False)
-    merged = merge(model, adapter, run.path / "model")
+    merged = merge(model, adapter, run.path.resolve() / "model")
     history = [r for r in run.metrics() if r.get("event") == "ppo"]
     xs = [r["iteration"] for r in history]
     plot_lines([{"title": "Reflections' next trials", "xlabel": "PPO iteration", "ylabel": "mean",

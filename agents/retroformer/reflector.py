@@ -89,3 +89,15 @@ class LLMReflector:
             out.append(Reflection(text, {"generated": True}) if text
                        else Reflection(EMPTY, {"generated": True, "fallback": "empty reflection -> " + repr(EMPTY)}))
         return out
+
+
+def transcript_models(models: dict[str, BaseChatModel | None]) -> dict[str, BaseChatModel | None]:
+    """``models`` with every local model set to read "Role: text" transcripts, the prompt form Retroformer's
+    training data are written in (:func:`agents.retroformer.train.prompt_texts`), also where its tokenizer has a chat
+    template; other chat models (a server's) are left as they are."""
+    from workbench.llm.local import LocalChatModel
+
+    for model in models.values():
+        if isinstance(model, LocalChatModel):
+            model.use_chat_template = False
+    return models

@@ -1,17 +1,18 @@
 """``workbench train retroformer``: the retrospective model trained to write reflections that make a frozen actor
-succeed on its next trial (Yao et al., ICLR 2024, "Retroformer", Sec. 4).
+succeed on its next trial (Yao et al., ICLR 2024, "Retroformer", Sec. 4: rated reflections, a reward model, policy
+gradient).
 
 Stages, each finished once and recorded in ``<out>/stages.json`` (a resumed run skips finished ones):
 
-1. ``collect`` (Sec. 4.1): the frozen actor (:func:`.actor.make_actor`) plays trial 1 of the training cases; for
+1. ``collect``: the frozen actor (:func:`.actor.make_actor`) plays trial 1 of the training cases; for
    each failed trial the base retrospective model samples ``samples`` reflections, and each is rated by replaying
    the case with it in the actor's memory: rating ``r = G(2) - G(1)`` (:func:`workbench.trials.reflection_reward`).
    The rated reflections go to ``collect/ratings.jsonl`` (prompt, reflection, rating, returns).
 2. ``sft``: LoRA SFT (the workbench's ``sft`` method) on the positively rated reflections, merged into
    ``sft/merged``.
-3. ``reward`` (Sec. 4.2): a reward model (the workbench's ``reward`` method, TRL's ``RewardTrainer``) on pairs of
+3. ``reward``: a reward model (the workbench's ``reward`` method, TRL's ``RewardTrainer``) on pairs of
    reflections of the same failed trial, the better rated one chosen.
-4. ``ppo`` (Sec. 4.3, Eq. 6): the workbench's PPO (:class:`workbench.training.ppo.PPO`) on a fresh LoRA adapter over
+4. ``ppo``: the workbench's PPO (:class:`workbench.training.ppo.PPO`) on a fresh LoRA adapter over
    the SFT model: each iteration samples reflections on ``ppo_cases`` failed training trials and rates each by
    replay (``--ppo_reward returns``) or by the reward model (``model``); one reflection is one PPO episode, its
    rating the reward at its last token. Checkpointed every iteration; a resumed run continues exactly.
@@ -47,7 +48,7 @@ def run_retroformer(config: RetroformerConfig) -> tuple[Run, str]:
     from workbench.training.trainers import model_source
 
     if config.ppo_iterations and config.ppo_reward == "model" and not config.reward_model:
-        raise WorkbenchError("--ppo_reward model needs the reward model stage (drop --no-reward_model)")
+        raise WorkbenchError("--ppo_reward model needs the reward model stage (drop --no_reward_model)")
     if config.model != f"embedded:{GEMMA}":
         model_source(config.model)
     config.out = resolve_out(config.out, config.resume, "retroformer")
@@ -61,7 +62,7 @@ def run_retroformer(config: RetroformerConfig) -> tuple[Run, str]:
     with Run.open(config.out, sim.settings, resume=config.resume,
                   resumable_changes=RESUMABLE) as run:
         stages = Stages(run.path / "stages.json")
-        replay = Replay(sim.env, actor, cases, config.seed, config.batch_size)
+        replay = Replay(sim.env, actor, cases, config.seed, config.batch_size, run)
         if "collect" not in stages:
             stages.mark("collect", collect(run, config, replay))
         rows = [json.loads(line) for line in (run.path / "collect" / "ratings.jsonl").read_text().splitlines()]
@@ -74,8 +75,11 @@ def run_retroformer(config: RetroformerConfig) -> tuple[Run, str]:
         if config.ppo_iterations and stages.done.get("ppo", {}).get("iterations", 0) < config.ppo_iterations:
             from agents.retroformer.ppo import ppo_stage
 
-            failed = [e for e in run.episodes() if not e.success]
+            failed = [e for e in replay.first_trials() if not e.success]  # stored by collect: read back
             reward = stages["reward"].get("model") if "reward" in stages else None
+            if config.ppo_reward == "model" and reward is None:
+                raise WorkbenchError("--ppo_reward model: the reward stage trained no model (no two reflections of a "
+                                     "trial were rated apart); use --ppo_reward returns")
             stages.mark("ppo", ppo_stage(run, config, replay, failed, model, reward))
         final = Path(stages["ppo"]["model"]) if "ppo" in stages else finish(run, model)
         text = summary(config, stages, final)
@@ -87,14 +91,16 @@ class Replay:
     """The frozen actor's trials on the training cases: trial 1 without memory, and trial 2 replayed with given
     reflections in memory (same episode seed, so the same persona; the trial's own random stream)."""
 
-    def __init__(self, env: Any, actor: Any, cases: Sequence[Case], seed: int, batch_size: int):
+    def __init__(self, env: Any, actor: Any, cases: Sequence[Case], seed: int, batch_size: int, run: Run | None = None):
         self.env, self.actor, self.cases, self.seed, self.batch_size = env, actor, list(cases), seed, batch_size
+        self.run = run
 
     def first_trials(self) -> list[Episode]:
+        """Trial 1 of every case, stored in the run (and read back from it once stored, so never played twice)."""
         from workbench.trials import run_trials
 
         memories = run_trials(self.env, {"actor": self.actor}, {"actor": None}, self.cases, trials=1, memory_size=0,
-                              seed=self.seed, batch_size=self.batch_size, progress=False)["actor"]
+                              seed=self.seed, batch_size=self.batch_size, run=self.run, progress=False)["actor"]
         return [m.episodes[0] for m in memories]
 
     def second_trials(self, indices: Sequence[int], reflections: Sequence[str]) -> list[Episode]:
@@ -124,9 +130,11 @@ def rate(replay: Replay, failed: Sequence[Episode], reflections: Sequence[Any], 
          ) -> tuple[list[dict[str, Any]], list[Episode]]:
     """Rows of rated reflections (reflection ``j`` on ``failed[j]``, rated by replaying its case with it) and the
     replayed trials."""
+    from workbench.trials import reflection_reward
+
     after = replay.second_trials([e.provenance["index"] for e in failed], [r.text for r in reflections])
     return [{"index": e.provenance["index"], "prompt": p, "reflection": r.text,
-             "rating": round(a.total_reward - e.total_reward, 6), "return_before": e.total_reward,
+             "rating": round(reflection_reward([e.total_reward, a.total_reward], 0), 6), "return_before": e.total_reward,
              "return_after": a.total_reward, "success_after": a.success, "fallback": bool(r.info.get("fallback"))}
             for e, r, p, a in zip(failed, reflections, prompts, after, strict=True)], after
 
@@ -142,14 +150,16 @@ def collect(run: Run, config: RetroformerConfig, replay: Replay) -> dict[str, An
     """Stage 1 (module docstring): the rated reflections of the base model."""
     from workbench.llm.resolve import load_models
 
+    from agents.retroformer.reflector import transcript_models
+
     first = replay.first_trials()
-    run.append_episodes(first)
     failed = [e for e in first if not e.success]
     record: dict[str, Any] = {"cases": len(first), "first trial SR": sum(e.success for e in first) / len(first),
                               "failed": len(failed)}
     if not failed:
         raise WorkbenchError("the actor solved every training case at its first trial: nothing to reflect on")
-    model = load_models({"reflector": config.model}, config.seed)["reflector"]
+    run.cut_back(metrics=lambda r: r.get("event") != "collect")  # an interrupted collect's row once
+    model = transcript_models(load_models({"reflector": config.model}, config.seed))["reflector"]
     reflector = reflector_for(model, replay.env.__class__, config, config.collect_temperature)
     repeated = [e for e in failed for _ in range(config.samples)]
     reflections = reflector.reflect(repeated, [[] for _ in repeated])
@@ -174,7 +184,7 @@ def sft_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, Any]
     record: dict[str, Any] = {"rows": len(kept), "left_out_too_long": too_long}
     if not kept:
         return record | {"note": "no positively rated reflection: SFT skipped"}
-    folder = run.path / "sft"
+    folder = run.path.resolve() / "sft"
     data = write_jsonl(folder / "data.jsonl", kept)
     train = SFTTrainConfig(model=config.model, data=str(data), out=str(folder / "run"),
                            resume=(folder / "run").is_dir(), format="transcript", epochs=config.epochs, lr=config.lr,
@@ -184,10 +194,12 @@ def sft_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, Any]
 
 
 def preference_pairs(rows: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
-    """Pairs of reflections on the same failed trial with different ratings: the better rated one chosen."""
+    """Pairs of reflections on the same failed trial with different ratings (fallbacks left out): the better rated one
+    chosen."""
     by_trial: dict[int, list[dict[str, Any]]] = {}
     for row in rows:
-        by_trial.setdefault(row["index"], []).append(row)
+        if not row["fallback"]:  # a stand-in for an empty reflection is no reflection to learn from
+            by_trial.setdefault(row["index"], []).append(row)
     pairs = []
     for group in by_trial.values():
         for a in group:
@@ -207,7 +219,7 @@ def reward_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, A
     record: dict[str, Any] = {"pairs": len(pairs), "left_out_too_long": too_long}
     if not pairs:
         return record | {"note": "no two reflections of a trial were rated differently: no reward model"}
-    folder = run.path / "reward"
+    folder = run.path.resolve() / "reward"
     data = write_jsonl(folder / "pairs.jsonl", pairs)
     trained, result = train(RewardTrainConfig(
         model=config.model, data=str(data), out=str(folder / "run"), resume=(folder / "run").is_dir(),
@@ -249,9 +261,11 @@ def finish(run: Run, model: str) -> Path:
 
 
 def summary(config: RetroformerConfig, stages: Stages, model: Path) -> str:
-    lines = [f"# Retroformer on {config.env}", "", f"The trained reflector: `{model}` (evaluate with `workbench "
-             f"evaluate --env {config.env} --reflection none reflexion retroformer:{Path(config.out)} --trials 4`).",
-             ""]
+    actor = f"--policy {config.policy} --follow {config.follow}" + (
+        f" --agent_model {config.agent_model}" if config.agent_model else "")
+    lines = [f"# Retroformer on {config.env}", "", f"The trained reflector: `{model}` (evaluate it with the actor it was "
+             f"trained for: `workbench evaluate --env {config.env} {actor} --reflection none reflexion "
+             f"retroformer:{Path(config.out)} --trials 4`).", ""]
     for name in ("collect", "sft", "reward", "ppo"):
         if name in stages:
             lines += [f"## {name}", "", *(f"- {k}: {v}" for k, v in stages[name].items() if k != "history"), ""]

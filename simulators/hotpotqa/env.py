@@ -53,7 +53,7 @@ class ScriptedAsker:
     name = "scripted"
 
     def start(self, state: DialogueState) -> None:
-        """The asker keeps no hidden state."""
+        """The asker draws no persona: it only knows the question."""
 
     def respond(self, states: Sequence[DialogueState]) -> list[Turn]:
         return [Turn(role=s.user_role, text=REMINDER) for s in states]
@@ -90,6 +90,8 @@ class HotpotQAEnv(DialogueEnv):
 
     # -- the episode -------------------------------------------------------------------------
     def opening(self, state: DialogueState) -> list[Turn]:
+        """The User's question; the question's document store is the environment's world state (in ``hidden``, out
+        of the agent's sight, as the tool-use environment keeps its calls)."""
         f = state.case.fields
         state.hidden["docstore"] = DocStore(f["titles"], f["sentences"])
         return [Turn(role=self.user_role, text=f["question"], info={"opening": True})]
@@ -194,7 +196,8 @@ class HotpotQAEnv(DialogueEnv):
             looked = {m.get("argument", "").lower() for m in moves if m.get("action") == "lookup"}
             keyword = max((w for w in words if w not in looked), key=len, default="the")
             return f"I should look for {keyword}. Action: Lookup[{keyword}]"
-        if question.split()[0].lower() in {"are", "is", "was", "were", "do", "does", "did", "can", "could"}:
+        if question.split()[:1] and question.split()[0].lower() in {"are", "is", "was", "were", "do", "does", "did",
+                                                                     "can", "could"}:
             return "This is a yes or no question. Action: Finish[yes]"
         answer = next((m["page"] for m in reversed(moves) if "page" in m), "")
         return f"The answer should be {answer or 'unknown'}. Action: Finish[{answer}]"

@@ -61,7 +61,8 @@ def critic_prompt(state: DialogueState) -> list[BaseMessage]:
 
 
 def aggregate_verdicts(state: DialogueState, parsed: list[bool]) -> Verdict:
-    """Majority of the parsed samples: correct -> reward 1 and success; the episode ends at a Finish either way."""
-    success = bool(parsed) and sum(parsed) > len(parsed) / 2
-    finished = bool(state.turns) and len(state.turns) >= 2 and state.turns[-2].info.get("action") == "finish"
+    """At a Finish, the majority of the parsed samples: correct -> reward 1 and success; the episode ends at a Finish
+    either way, and no other turn earns a reward."""
+    finished = len(state.turns) >= 2 and state.turns[-2].info.get("action") == "finish"
+    success = finished and bool(parsed) and sum(parsed) > len(parsed) / 2
     return Verdict(reward=1.0 if success else 0.0, done=finished, success=success)

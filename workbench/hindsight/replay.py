@@ -11,6 +11,8 @@ rollout runner's lockstep (:func:`workbench.rollout.rollout_many`), each with it
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Hashable, Sequence
@@ -70,7 +72,8 @@ def plans_from_episodes(env: type[DialogueEnv], folder: str | Path, *, keep_text
         if e.env != env.name:
             raise WorkbenchError(f"{folder}: episode {e.id} is from {e.env!r}, not {env.name!r}")
         agent = [t for t in e.turns[_opening(e):] if t.role == env.agent_role]
-        seed = int(e.id.rsplit("@", 1)[1]) if "@" in e.id and e.id.rsplit("@", 1)[1].isdigit() else 0
+        found = re.search(r"@(\d+)(#|$)", e.id)
+        seed = int(found.group(1)) if found else 0
         plans.append(Plan(e.id, e.case, seed, [Move(t.strategy, t.text if keep_text or not t.strategy else None)
                                                 for t in agent], {"origin": "episode"}))
     if not plans:
