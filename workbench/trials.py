@@ -124,7 +124,8 @@ def run_trials(env: DialogueEnv, agents: Mapping[Hashable, Agent], reflectors: M
     if len({str(k) for k in agents}) < len(agents):
         raise WorkbenchError("two variants have the same name")
     memories = {key: [TrialMemory(i) for i in range(len(cases))] for key in agents}
-    stored = _stored(run, set(agents))
+    names = {str(k): k for k in agents}  # a stored episode's "variant" back to its key
+    stored = _stored(run, names)
     seeds = [episode_seed(seed, i) for i in range(len(cases))]
     for trial in range(1, trials + 1):
         playing = {key: {m.index for m in ms if not m.solved and m.trials == trial - 1} for key, ms in memories.items()}
@@ -145,20 +146,14 @@ def run_trials(env: DialogueEnv, agents: Mapping[Hashable, Agent], reflectors: M
                               on_progress=on_progress)
         finished = [e for episodes in played.values() for e in episodes] + list(found.values())
         for episode in sorted(finished, key=lambda e: e.provenance["index"]):
-            memories[_key(agents, episode)][episode.provenance["index"]].episodes.append(episode)
+            memories[names[episode.provenance["variant"]]][episode.provenance["index"]].episodes.append(episode)
         if trial < trials:
-            _reflect(trial, memories, reflectors, finished, stored["reflections"], agents, run)
+            _reflect(trial, memories, reflectors, finished, stored["reflections"], names, run)
     return memories
 
 
-def _key(agents: Mapping[Hashable, Agent], episode: Episode) -> Hashable:
-    variant = episode.provenance["variant"]
-    return next(key for key in agents if str(key) == variant)
-
-
-def _stored(run: Run | None, keys: set[Hashable]) -> dict[str, dict[tuple[Hashable, int, int], Any]]:
-    """What ``run`` holds: trial episodes and reflection rows by ``(variant, index, trial)``."""
-    by_name = {str(k): k for k in keys}
+def _stored(run: Run | None, by_name: Mapping[str, Hashable]) -> dict[str, dict[tuple[Hashable, int, int], Any]]:
+    """What ``run`` holds: trial episodes and reflection rows by ``(variant key, index, trial)``."""
     out: dict[str, dict[tuple[Hashable, int, int], Any]] = {"episodes": {}, "reflections": {}}
     if run is None:
         return out
@@ -174,13 +169,13 @@ def _stored(run: Run | None, keys: set[Hashable]) -> dict[str, dict[tuple[Hashab
 
 def _reflect(trial: int, memories: dict[Hashable, list[TrialMemory]], reflectors: Mapping[Hashable, Reflector | None],
              episodes: Sequence[Episode], stored: dict[tuple[Hashable, int, int], Any],
-             agents: Mapping[Hashable, Agent], run: Run | None) -> None:
+             names: Mapping[str, Hashable], run: Run | None) -> None:
     """Each variant's reflections on its failed trials ``trial`` (one batched call per variant), added to the
     memories; rows the run holds are reused."""
     for key, reflector in reflectors.items():
         if reflector is None:
             continue
-        failed = sorted((e for e in episodes if _key(agents, e) == key and not e.success),
+        failed = sorted((e for e in episodes if names[e.provenance["variant"]] == key and not e.success),
                         key=lambda e: e.provenance["index"])
         todo = [e for e in failed if (key, e.provenance["index"], trial) not in stored]
         written = reflector.reflect(todo, [e.provenance.get("memory", []) for e in todo]) if todo else []

@@ -84,9 +84,9 @@ def ppo_stage(run: Run, config: RetroformerConfig, replay: Any, failed: Sequence
         rewards = scorer.score(prompts, completions) if scorer else [r["rating"] for r in rows]
         played, too_long = [], 0
         for prompt, completion, reward, episode, row in zip(prompts, completions, rewards, after, rows, strict=True):
-            prompt_ids, ids = tokenizer(prompt)["input_ids"], tokenizer(completion, add_special_tokens=False)["input_ids"]
             if row["fallback"]:
                 continue
+            prompt_ids, ids = tokenizer(prompt)["input_ids"], tokenizer(completion, add_special_tokens=False)["input_ids"]
             if len(prompt_ids) + len(ids) > config.max_length:
                 too_long += 1
                 continue

@@ -85,22 +85,24 @@ def make_batch(played: Sequence[PlayedEpisode], pad_id: int, moments: RunningMom
     return Batch(ids, attention, actions, scores)
 
 
-def forward(model: Any, head: torch.nn.Module, ids: torch.Tensor, attention: torch.Tensor, actions: torch.Tensor
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+def forward(model: Any, head: torch.nn.Module | None, ids: torch.Tensor, attention: torch.Tensor,
+            actions: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """Per-position log-probability of the next token and value of the state, each [B, T-1]. The log-probabilities
     are computed only over the span of positions where some row has an action (0 elsewhere, where nothing reads
     them): the LM head runs on that span alone (``logits_to_keep``), which with a 262k-token vocabulary is most of a
-    pass's time and memory when the actions are a short completion after a long prompt."""
+    pass's time and memory when the actions are a short completion after a long prompt. Without a value ``head``
+    only the log-probabilities are returned (the reference pass)."""
     held = actions.any(0).nonzero().flatten()
     lo, hi = (int(held[0]), int(held[-1]) + 1) if len(held) else (0, 0)
     keep = torch.arange(lo, hi, device=ids.device) if hi > lo else 1
-    out = model(input_ids=ids, attention_mask=attention, output_hidden_states=True, logits_to_keep=keep)
+    out = model(input_ids=ids, attention_mask=attention, output_hidden_states=head is not None, logits_to_keep=keep)
     logps = torch.zeros(actions.shape, dtype=torch.float, device=ids.device)
     if hi > lo:
         logps[:, lo:hi] = torch.log_softmax(out.logits.float(), dim=-1).gather(
             -1, ids[:, lo + 1: hi + 1].unsqueeze(-1)).squeeze(-1)
-    values = head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
-    return logps, values
+    if head is None:
+        return (logps,)
+    return logps, head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, actions: torch.Tensor, gamma: float,
@@ -181,7 +183,7 @@ class PPO:
         model = self.reference or self.model
         scope = self.policy.disable_adapter() if self.reference is None else nullcontext()
         with torch.no_grad(), scope:
-            return self.in_chunks(lambda ids, attention, actions: forward(model, self.head, ids, attention, actions),
+            return self.in_chunks(lambda ids, attention, actions: forward(model, None, ids, attention, actions),
                                   batch)[0]
 
     def in_chunks(self, fn: Any, batch: Batch) -> tuple[torch.Tensor, ...]:
