@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from agents.simulation import EMBEDDED, SimulationConfig, build_simulation
 from apps.compare import parse_planners
@@ -22,6 +22,7 @@ from workbench.config import out_field, resolve_out
 from workbench.errors import WorkbenchError
 
 if TYPE_CHECKING:
+    from workbench.episodes import Episode
     from workbench.runs import Run
     from workbench.trials import TrialMemory
 
@@ -116,7 +117,7 @@ def run_trial_evaluation(config: TrialsConfig) -> tuple[Run, str]:
                               provenance={label: {**sim.provenance(resumable), "spec": variant}
                                           for label, variant in variants}, progress=config.progress)
         steered = [s.name for s in sim.cls.strategies] if sim.models["agent"] is None else None
-        table, text = trial_table(run, memories, config.trials, steered)
+        table, text = trial_table(run, memories, config.trials, steered, sim.cls.metrics)
         plot_sr_by_trial(table, config.trials, run.plot_path("sr_by_trial.png"),
                          f"{config.env}: {len(cases)} {config.split} cases, {config.trials} trials")
         run.write_summary(f"# Success rate by trial on {config.env} ({config.split} cases)\n\n{text}\n\n"
@@ -128,10 +129,13 @@ def run_trial_evaluation(config: TrialsConfig) -> tuple[Run, str]:
 
 
 def trial_table(run: Run, memories: dict[str, list[TrialMemory]], trials: int,
-                strategies: Sequence[str] | None = None) -> tuple[dict[str, dict[str, Any]], str]:
-    """Per variant: ``SR@k`` for k = 1..trials, the cases, the reflections written and the share of them that are
-    fallbacks, with the strategy actor (its ``strategies``) the share that name no strategy (so the actor played its
-    prior), and the episodes' own fallback rates; with the Markdown table."""
+                strategies: Sequence[str] | None = None,
+                metrics: Callable[[Sequence[Episode]], dict[str, float]] | None = None
+                ) -> tuple[dict[str, dict[str, Any]], str]:
+    """Per variant: ``SR@k`` for k = 1..trials, the cases, the environment's own ``metrics`` (beyond SR and AT) over
+    each case's last trial, the reflections written and the share of them that are fallbacks, with the strategy
+    actor (its ``strategies``) the share that name no strategy (so the actor played its prior), and the episodes'
+    own fallback rates; with the Markdown table."""
     from agents.retroformer.actor import directives
     from workbench.evaluate import fallback_legend, fallback_rates, format_rows
     from workbench.trials import reflection_fallback_rate, success_by_trial
@@ -140,17 +144,25 @@ def trial_table(run: Run, memories: dict[str, list[TrialMemory]], trials: int,
     table: dict[str, dict[str, Any]] = {}
     for label, memory in memories.items():
         rows = [r for r in reflections if r["variant"] == label]
+        last = metrics([m.episodes[-1] for m in memory if m.episodes]) if metrics else {}
         table[label] = {"cases": len(memory),
                         **{f"SR@{k}": v for k, v in enumerate(success_by_trial(memory, trials), 1)},
+                        **{f"{name} (last trial)": v for name, v in last.items() if name not in ("SR", "AT")},
                         "reflections": len(rows), **({"reflection fallbacks": reflection_fallback_rate(rows)}
                                                      if rows else {}),
                         **({"no directive": sum(directives([r["text"]], strategies).empty for r in rows) / len(rows)}
                            if rows and strategies else {}),
                         **fallback_rates([e for e in episodes if e.provenance.get("variant") == label])}
     legend = fallback_legend(c for row in table.values() for c in row)
-    note = ("SR@k: share of cases solved within k trials; reflection fallbacks: share of reflections that stand in "
-            "for an empty reflector output" + ("; no directive: share of reflections that name no strategy, on which "
-                                               "the strategy actor plays its prior" if strategies else ""))
+    columns = {c for row in table.values() for c in row}
+    notes = ["SR@k: share of cases solved within k trials",
+             "reflection fallbacks: share of reflections that stand in for an empty reflector output"]
+    if any(c.endswith("(last trial)") for c in columns):
+        notes.append("(last trial): over each case's last trial played")
+    if "no directive" in columns:
+        notes.append("no directive: share of reflections that name no strategy, on which the strategy actor plays its "
+                     "prior")
+    note = "; ".join(notes)
     return table, format_rows(table, "variant") + f"\n\n{note}" + (f"\n{legend}" if legend else "")
 
 

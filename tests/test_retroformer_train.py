@@ -112,6 +112,16 @@ def test_evaluate_compares_reflection_variants_by_trial(tiny, tmp_path, capsys):
     assert (out / "plots" / "sr_by_trial.png").is_file()
     rows = Run(out).reflections()
     assert rows and {r["variant"] for r in rows} == {"untrained"}
+    table = {r["variant"]: r for r in Run(out).metrics() if r.get("event") == "evaluate"}
+    last: dict = {}
+    for e in Run(out).episodes():  # each case's last trial: the environment's own metric over them
+        key = (e.provenance["variant"], e.provenance["index"])
+        if key not in last or e.provenance["trial"] > last[key].provenance["trial"]:
+            last[key] = e
+    for variant in ("none", "untrained"):
+        mine = [e for (v, _), e in last.items() if v == variant]
+        assert table[variant]["SL% (last trial)"] == pytest.approx(env_class(ENV).metrics(mine)["SL%"])
+    assert "(last trial): over each case's last trial played" in printed
 
 
 def test_bad_options_are_refused_before_a_run_folder_exists(tiny, tmp_path, capsys):

@@ -55,9 +55,10 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 
 
 class LlamaCppEngine:
-    """A loaded GGUF model and one llama.cpp context for up to ``max_rows`` sequences over ``n_ctx`` KV cells."""
+    """A loaded GGUF model and one llama.cpp context for up to ``max_rows`` sequences over ``n_ctx`` KV cells
+    (``row_ctx`` each: 2,048 by default, which a ReAct transcript with observations and reflections needs)."""
 
-    def __init__(self, path: str | Path, *, row_ctx: int = 1024, max_rows: int = 128, n_batch: int = 2048,
+    def __init__(self, path: str | Path, *, row_ctx: int = 2048, max_rows: int = 64, n_batch: int = 2048,
                  threads: int | None = None):
         L = self.L = _llama()
         L.llama_backend_init()
@@ -258,7 +259,7 @@ class LlamaCppChatModel(BatchedChatModel):
         return self
 
     @classmethod
-    def from_gguf(cls, path: str | Path, *, row_ctx: int = 1024, max_rows: int = 128, threads: int | None = None,
+    def from_gguf(cls, path: str | Path, *, row_ctx: int = 2048, max_rows: int = 64, threads: int | None = None,
                   **fields: Any) -> LlamaCppChatModel:
         fields.setdefault("model_name", str(path))
         return cls(engine=LlamaCppEngine(path, row_ctx=row_ctx, max_rows=max_rows, threads=threads), **fields)
