@@ -2,9 +2,9 @@
 
     python examples/retroformer/table.py runs/retroformer-mustshow/eval-negotiation-{0,1,2}
 
-One row per variant: the mean SR@k over the runs, SR at the last trial per run, and the mean share of reflections
-that name no strategy (the strategy actor's "no directive") and of the environment's last-trial metrics, all read
-from each run's ``evaluate`` rows (``metrics.jsonl``).
+One row per variant: the mean SR@k over the runs, SR at the last trial per run, and the means of the environment's
+last-trial metrics and of the shares of reflections that stand in for an empty output ("reflection fallbacks") or
+name no strategy (the strategy actor's "no directive"), all read from each run's ``evaluate`` rows.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def main() -> None:
     args = parser.parse_args()
     tables = [rows(folder) for folder in args.runs]
     trials = max(int(c[3:]) for t in tables for r in t.values() for c in r if c.startswith("SR@"))
-    extra = [c for c in tables[0][next(iter(tables[0]))] if c.endswith("(last trial)")] + ["no directive"]
+    extra = [c for c in tables[0][next(iter(tables[0]))] if c.endswith("(last trial)")] + ["reflection fallbacks", "no directive"]
     head = ["variant", *(f"SR@{k}" for k in range(1, trials + 1)), f"SR@{trials} per seed", *extra]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for variant in tables[0]:
