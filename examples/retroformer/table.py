@@ -17,6 +17,8 @@ from workbench.runs import Run
 
 def rows(folder: Path) -> dict[str, dict]:
     """A finished evaluation's table rows by variant."""
+    if not (folder / "metrics.jsonl").is_file():
+        raise SystemExit(f"error: {folder} is not a finished run folder (no metrics.jsonl)")
     found = {r["variant"]: r for r in Run(folder).metrics() if r.get("event") == "evaluate"}
     if not found:
         raise SystemExit(f"error: {folder} holds no finished trial evaluation")
@@ -28,8 +30,12 @@ def main() -> None:
     parser.add_argument("runs", nargs="+", type=Path, help="evaluation run folders (one per seed)")
     args = parser.parse_args()
     tables = [rows(folder) for folder in args.runs]
-    trials = max(int(c[3:]) for t in tables for r in t.values() for c in r if c.startswith("SR@"))
-    extra = [c for c in tables[0][next(iter(tables[0]))] if c.endswith("(last trial)")] + ["reflection fallbacks", "no directive"]
+    shapes = {(tuple(t), tuple(c for r in t.values() for c in r if c.startswith("SR@"))) for t in tables}
+    if len(shapes) > 1:
+        raise SystemExit("error: the runs differ in their variants or trials; give runs of one comparison")
+    first = tables[0][next(iter(tables[0]))]
+    trials = sum(c.startswith("SR@") for c in first)
+    extra = [c for c in first if c.endswith("(last trial)")] + ["reflection fallbacks", "no directive"]
     head = ["variant", *(f"SR@{k}" for k in range(1, trials + 1)), f"SR@{trials} per seed", *extra]
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for variant in tables[0]:
@@ -38,8 +44,7 @@ def main() -> None:
         others = [f"{sum(r[c] for r in runs) / len(runs):.3f}" if all(c in r for r in runs) else "n/a" for c in extra]
         print(f"| {variant} | " + " | ".join(f"{v:.3f}" for v in mean) + " | "
               + " / ".join(f"{r[f'SR@{trials}']:.3f}" for r in runs) + " | " + " | ".join(others) + " |")
-    cases = tables[0][next(iter(tables[0]))]["cases"]
-    print(f"\n{cases} cases, {len(args.runs)} evaluation run(s): " + ", ".join(str(f) for f in args.runs))
+    print(f"\n{first['cases']} cases, {len(args.runs)} evaluation run(s): " + ", ".join(str(f) for f in args.runs))
 
 
 if __name__ == "__main__":
