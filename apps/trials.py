@@ -153,8 +153,8 @@ def trial_table(run: Run, memories: dict[str, list[TrialMemory]], trials: int,
                         **({"no directive": sum(directives([r["text"]], strategies).empty for r in rows) / len(rows)}
                            if rows and strategies else {}),
                         **fallback_rates([e for e in episodes if e.provenance.get("variant") == label])}
-    legend = fallback_legend(c for row in table.values() for c in row)
     columns = {c for row in table.values() for c in row}
+    legend = fallback_legend(columns)
     notes = ["SR@k: share of cases solved within k trials",
              "reflection fallbacks: share of reflections that stand in for an empty reflector output"]
     if any(c.endswith("(last trial)") for c in columns):
