@@ -38,8 +38,11 @@ class SimulationConfig:
     sim_model: str | None = field(default=None, metadata={
         "help": f"simulator model spec for --simulator llm; default: the agent model, else {EMBEDDED}"})
     critic: str = field(default="auto", metadata={
-        "help": "auto (ground truth for scripted, llm otherwise), ground-truth or llm", "choices": CRITICS})
-    critic_model: str | None = field(default=None, metadata={"help": "critic model spec; default: the simulator model"})
+        "help": "auto (ground truth for scripted, llm otherwise), ground-truth, llm (PPDPP's sampled verdicts) or "
+                "critique (the model writes ACU critiques; its verdict and score are the reward)", "choices": CRITICS})
+    critic_model: str | None = field(default=None, metadata={
+        "help": "critic model spec (critic:<folder>: a critic trained by `workbench train critic`, its verdict and "
+                "score the reward); default: the simulator model"})
     adapters: list[str] | None = field(default=None, metadata={
         "help": "feedback adapters (see `workbench feedback list`; `enabled`: the enabled ones) the agent model "
                 "speaks with; several are combined. The simulator and critic stay on the base model"})
@@ -138,7 +141,7 @@ def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) 
     ``workbench.llm.resolve.load_models``: e.g. the app's shared models) and the environment with its critic."""
     from workbench.registry import env_class, make_env
 
-    from workbench.llm.resolve import frozen_role_spec
+    from workbench.llm.resolve import CRITIC_SPEC, frozen_role_spec
 
     if load is None:
         from workbench.llm.resolve import load_models as load
@@ -148,9 +151,10 @@ def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) 
 
         register_user_agents()
     sim_spec = (config.sim_model or config.agent_model or EMBEDDED) if config.simulator == "llm" else None
-    wants_llm_critic = config.critic == "llm" or (config.critic == "auto" and config.simulator != "scripted"
-                                                  and not cls.world_ground_truth)
+    wants_llm_critic = config.critic in ("llm", "critique") or (
+        config.critic == "auto" and config.simulator != "scripted" and not cls.world_ground_truth)
     critic_spec = (config.critic_model or sim_spec or config.agent_model or EMBEDDED) if wants_llm_critic else None
+    critic_kind = "critique" if wants_llm_critic and critic_spec.startswith(CRITIC_SPEC) else config.critic
     sim_spec, critic_spec = (frozen_role_spec(s) if s else None for s in (sim_spec, critic_spec))
     specs = {"agent": config.agent_model, "simulator": sim_spec, "critic": critic_spec}
     adapters = adapter_names(config.adapters, config.adapter_library) if config.adapters else None
@@ -158,7 +162,7 @@ def build_simulation(config: SimulationConfig, load: ModelLoader | None = None) 
     models = load(specs, config.seed)
     if adapters:
         models["agent"] = with_adapters(models["agent"], adapters, config.adapter_library)
-    env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=config.critic,
+    env = make_env(config.env, simulator=config.simulator, sim_model=models["simulator"], critic=critic_kind,
                    critic_model=models["critic"], critic_samples=config.critic_samples,
                    critic_temperature=config.critic_temperature, max_turns=config.max_turns,
                    sentence_rewards=config.sentence_rewards)

@@ -1,5 +1,5 @@
 """The ``workbench`` command: ``quickstart``, ``envs``, ``chat``, ``selfplay``, ``train``, ``feedback``, ``evaluate``,
-``evaluate-user``, ``hindsight``, ``play``, ``app``."""
+``evaluate-user``, ``critique``, ``hindsight``, ``play``, ``app``."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ COMMANDS = {
                 "(--env E --reflection none reflexion retroformer:<run> --trials N), or summarise a run directory",
     "evaluate-user": "score user agents (Commander simulators) against the human Commander of real TEACh games: "
                      "when to speak and which dialogue acts (--simulators rule,scripted,llm ...)",
+    "critique": "score critics on the ground-truth critique benchmark of scripted episodes (MultiCritique's ACUs: "
+                "location and flaw accuracy): single, merged, critic:<run> ...",
     "hindsight": "hindsight: regenerate finished dialogues (Hong et al. 2024), simulate consequences before "
                  "labelling preferences (RLHS)",
     "play": "take the human hero's seat in the MOBA lane game beside the agent heroes (scripted, follow or trained)",
@@ -37,7 +39,7 @@ COMMANDS = {
 CONFIGS = {
     "quickstart": "apps.quickstart:QuickstartConfig", "selfplay": "apps.selfplay:SelfPlayConfig", "chat": "apps.chat:ChatConfig", "evaluate": "apps.compare:EvaluateConfig",
     "evaluate --reflection": "apps.trials:TrialsConfig",
-    "evaluate-user": "apps.evaluate_user:EvaluateUserConfig",
+    "evaluate-user": "apps.evaluate_user:EvaluateUserConfig", "critique": "agents.multicritique.config:BenchmarkConfig",
     "app": "apps.app:AppConfig", "play": "apps.play:PlayConfig", "hindsight regenerate": "apps.hindsight:RegenerateConfig",
     "hindsight simulate": "apps.hindsight:SimulateConfig", "feedback add": "agents.c3po.config:FeedbackConfig",
 }
@@ -254,6 +256,16 @@ def cmd_evaluate_user(argv: Sequence[str]) -> None:
     print(f"run directory: {run.path}")
 
 
+def cmd_critique(argv: Sequence[str]) -> None:
+    from apps.critique import run_benchmark
+    from workbench.config import parse_config
+
+    config = parse_config(config_class("critique"), argv, prog="workbench critique", description=COMMANDS["critique"])
+    run, text = run_benchmark(config)
+    print(text)
+    print(f"run directory: {run.path}")
+
+
 def summarise_run(argv: Sequence[str]) -> None:
     from workbench.evaluate import fallback_legend, format_table, metrics_table, plot_outcomes
     from workbench.registry import env_class
@@ -293,7 +305,8 @@ def cmd_app(argv: Sequence[str]) -> None:
 
 
 HANDLERS = {"quickstart": cmd_quickstart, "app": cmd_app, "envs": cmd_envs, "chat": cmd_chat, "selfplay": cmd_selfplay, "train": cmd_train,
-            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "evaluate-user": cmd_evaluate_user, "play": cmd_play, "hindsight": cmd_hindsight}
+            "feedback": cmd_feedback, "evaluate": cmd_evaluate, "evaluate-user": cmd_evaluate_user, "play": cmd_play, "hindsight": cmd_hindsight,
+            "critique": cmd_critique}
 
 
 def pick(argv: Sequence[str], prog: str, description: str, choices: dict[str, str], metavar: str,

@@ -31,7 +31,8 @@ class RegenerateConfig(SimulationConfig):
     mode: str = field(default="search", metadata={
         "help": "search (every other strategy at every agent turn; scripted simulators) or llm (a model names "
                 "poor turns and rewrites them)"})
-    model: str | None = field(default=None, metadata={"help": "llm mode: the hindsight model spec"})
+    model: str | None = field(default=None, metadata={
+        "help": "llm mode: the hindsight model spec (critic:<folder>: a trained critic whose ACUs pick the turns)"})
     rewrites: int = field(default=2, metadata={"help": "llm mode: most rewrites per dialogue", "min": 1})
     keep: str = field(default="best", metadata={
         "help": "branches kept: best (per suboptimal turn), improving (all that beat the original) or all"})
@@ -69,7 +70,7 @@ def cmd_hindsight(argv: Sequence[str]) -> None:
 
 def run_regenerate(config: RegenerateConfig):
     """Regenerate ``config.source``'s dialogues into ``config.out``; return the run and its summary."""
-    from workbench.llm.resolve import frozen_role_spec, load_models
+    from workbench.llm.resolve import CRITIC_SPEC, frozen_role_spec, load_models
     from workbench.evaluate import format_table
     from workbench.hindsight.regenerate import check_options, regenerate, summary
     from workbench.hindsight.replay import plans_from_cases, plans_from_episodes
@@ -97,7 +98,8 @@ def run_regenerate(config: RegenerateConfig):
             run.cut_back(episodes=lambda e: False)
             episodes = regenerate(sim.env, plans, mode=config.mode, model=model, keep=config.keep,
                                   margin=config.margin, k=config.rewrites, batch_size=config.batch_size,
-                                  progress=config.progress)
+                                  progress=config.progress,
+                                  critique=bool(config.model) and config.model.startswith(CRITIC_SPEC))
             run.append_episodes(episodes)
         table = summary(episodes)
         run.cut_back(metrics=lambda r: r.get("event") != "hindsight")  # the table of these episodes, once

@@ -29,6 +29,15 @@ class Strategy:
     instruction: str
 
 
+@dataclass(frozen=True)
+class Criterion:
+    """A flaw type a critique's ACU names (MultiCritique's criteria type, :mod:`workbench.critique`): its name and what
+    it means in the environment."""
+
+    name: str
+    description: str
+
+
 @dataclass
 class Verdict:
     """A critic's judgement of a dialogue after a user turn (PPDPP's AI feedback, Sec. 3.3)."""
@@ -122,6 +131,8 @@ class DialogueEnv(ABC):
     world_ground_truth: bool = False
     """Whether the environment's own state judges the dialogue (a world to check), so that the ground-truth critic
     works whatever sits in the user's seat; otherwise it reads the scripted simulator's hidden state."""
+    criteria: tuple[Criterion, ...] = ()
+    """The flaw types a critique of the agent names (:mod:`workbench.critique`); empty: none defined."""
 
     def __init__(self, simulator: UserSimulator, critic: Critic, *, max_turns: int | None = None):
         self.simulator = simulator
@@ -294,6 +305,15 @@ class DialogueEnv(ABC):
         1-5 rating and the consequence that type reveals to a rater, as a sentence ("" for none). Called
         with no episodes, it says whether the environment has ratings; by default it has none."""
         raise WorkbenchError(f"environment {cls.name!r} has no satisfaction ratings to simulate")
+
+    # -- ground-truth critique labels (MultiCritique's benchmark) ------------------------------------
+    @classmethod
+    def turn_flaw(cls, before: dict[str, Any], after: dict[str, Any], state: DialogueState
+                  ) -> tuple[float, str] | None:
+        """How much the agent's last turn (``state.turns[-2]``) hurt the outcome and why, read from the scripted
+        persona's hidden state ``before`` and ``after`` the user's reaction: ``(harm > 0, criterion name)``, or None
+        when the turn did no harm. By default the environment has no such labels."""
+        raise WorkbenchError(f"environment {cls.name!r} has no ground-truth critique labels (turn_flaw)")
 
     # -- strategies -------------------------------------------------------------------
     @classmethod

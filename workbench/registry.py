@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # the CLI reads CRITICS for --help without loading LangChain
     from workbench.env import Critic, DialogueEnv, UserSimulator
 
 _EXTRA: dict[str, str] = {}
-CRITICS = ("auto", "ground-truth", "llm")
+CRITICS = ("auto", "ground-truth", "llm", "critique")
 
 
 def register(name: str, target: str) -> None:
@@ -75,7 +75,8 @@ def make_simulator(env: type[DialogueEnv], name: str, model: BaseChatModel | Non
 def make_critic(env: type[DialogueEnv], kind: str, simulator: str, model: BaseChatModel | None, *,
                 samples: int = 10, temperature: float = 1.1) -> Critic:
     """``auto`` is the ground truth for the scripted simulator (for any simulator where the environment's world
-    judges, ``env.world_ground_truth``) and an LLM critic otherwise."""
+    judges, ``env.world_ground_truth``) and an LLM critic otherwise; ``critique``: the model critiques the dialogue
+    with ACUs and its verdict and score are the reward (:class:`workbench.critique.critic.CritiqueCritic`)."""
     if kind not in CRITICS:
         raise WorkbenchError(f"unknown critic {kind!r} (known: {', '.join(CRITICS)})")
     if kind == "auto":
@@ -87,7 +88,11 @@ def make_critic(env: type[DialogueEnv], kind: str, simulator: str, model: BaseCh
             raise WorkbenchError("the ground-truth critic needs the scripted simulator's hidden state")
         return GroundTruthCritic(env.ground_truth)
     if model is None:
-        raise WorkbenchError("the llm critic needs a model (--critic-model)")
+        raise WorkbenchError(f"the {kind} critic needs a model (--critic_model)")
+    if kind == "critique":
+        from workbench.critique.critic import CritiqueCritic
+
+        return CritiqueCritic(model, env, samples=samples, temperature=temperature)
     return LLMCritic(model, env.critic_prompt, env.parse_verdict, env.aggregate_verdicts,
                      samples=samples, temperature=temperature)
 

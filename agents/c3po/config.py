@@ -18,7 +18,8 @@ class FeedbackConfig:
         "help": "chat model that writes categories, prompts and revisions (e.g. openai:gpt-4o-mini@URL); "
                 "default: --model"})
     judge: str | None = field(default=None, metadata={
-        "help": "chat model that judges adherence when the feedback has no checkable rule; default: --writer"})
+        "help": "chat model that judges adherence when the feedback has no checkable rule (critic:<folder>: a "
+                "critic trained by `workbench train critic`, scoring each reply's critique); default: --writer"})
     name: str | None = field(default=None, metadata={"help": "adapter name; default: from the feedback's words"})
     library: str = field(default=DEFAULT_LIBRARY, metadata={"help": "adapter library folder", "path": "out"})
     scope_hint: list[str] | None = field(default=None, metadata={

@@ -18,11 +18,14 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 from agents.c3po.checks import Check, adherence
 from agents.c3po.generate import FeedbackData, baselines
 from agents.c3po.writer import few_shot, respond_batch
+from workbench.env import Criterion
+from workbench.episodes import Turn
 from workbench.progress import Meter
 
 log = logging.getLogger(__name__)
@@ -81,7 +84,34 @@ class Judge:
         return scores
 
 
-def score(base: Sequence[str], replies: Sequence[str], checks: list[Check], judge: Judge | None,
+class CritiqueJudge:
+    """A critique model (``--judge critic:<folder>``, MultiCritique's trained critic) as the judge: each reply, as a
+    one-turn dialogue, is critiqued with the feedback as the one criterion (:mod:`workbench.critique`); reply B
+    follows the feedback more than A when its critique's score is higher (1.0), lower gives 0.0, equal 0.5. A critique
+    without a parsable score counts as a tie and is counted (logged)."""
+
+    samples = 1
+
+    def __init__(self, model: Any, feedback: str):
+        self.model, self.feedback = model, feedback
+        self.rubric = SimpleNamespace(name="feedback", agent_role="Assistant", user_role="User",
+                                      description=f"Reply to the user, following this feedback: {feedback}",
+                                      criteria=(Criterion("ignores-feedback", f"the reply ignores: {feedback}"),))
+
+    def prefer(self, before: Sequence[str], after: Sequence[str]) -> list[float]:
+        from workbench.critique.critic import critique_many
+
+        replies = [*before, *after]
+        critiques = critique_many(self.model, self.rubric, [[Turn("Assistant", r)] for r in replies])
+        scores = [c.score for c in critiques]
+        unparsed = sum(s is None for s in scores)
+        if unparsed:
+            log.warning("judge: %d of %d critiques gave no score and count as ties", unparsed, len(scores))
+        a, b = scores[:len(before)], scores[len(before):]
+        return [0.5 if x is None or y is None or x == y else float(y > x) for x, y in zip(a, b)]
+
+
+def score(base: Sequence[str], replies: Sequence[str], checks: list[Check], judge: Judge | CritiqueJudge | None,
           change: bool) -> list[float]:
     """Per prompt: adherence of the reply (``change`` False) or |change| of adherence against ``base``,
     the base model's reply to the same prompt."""
@@ -103,7 +133,7 @@ def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def evaluate(model: Any, data: FeedbackData, methods: dict[str, dict[str, Any]], *, judge: Judge | None,
+def evaluate(model: Any, data: FeedbackData, methods: dict[str, dict[str, Any]], *, judge: Judge | CritiqueJudge | None,
              max_tokens: int) -> dict[str, dict[str, float]]:
     """The score table (``workbench.evaluate.format_rows`` prints it): one row per method; ``methods`` maps
     a name to its call (``{"adapter": NAME}``, ``{"adapter": None}`` for the base model, ``{"note": TEXT}``

@@ -11,7 +11,7 @@ from typing import Any
 
 from agents.c3po.checks import checks_from_text, parse_check
 from agents.c3po.config import MAX_FEEDBACK_CHARS, FeedbackConfig
-from agents.c3po.evaluate import Judge, evaluate
+from agents.c3po.evaluate import CritiqueJudge, Judge, evaluate
 from agents.c3po.generate import FeedbackData, build_data
 from agents.c3po.library import AdapterLibrary, check_name, slug
 from workbench.errors import WorkbenchError
@@ -66,11 +66,16 @@ def local_model(spec: str) -> Any:
     return model
 
 
-def make_judge(spec: str | None, default: Any, feedback: str, checks: list[Any]) -> Judge | None:
-    """The judge of a feedback without checkable rules (``spec``, else ``default``); None with rules."""
-    from workbench.llm.resolve import chat_model
+def make_judge(spec: str | None, default: Any, feedback: str, checks: list[Any]) -> Judge | CritiqueJudge | None:
+    """The judge of a feedback without checkable rules (``spec``, else ``default``; ``critic:<folder>``: a trained
+    critic, :class:`CritiqueJudge`); None with rules."""
+    from workbench.llm.resolve import CRITIC_SPEC, chat_model
 
-    return None if checks else Judge(chat_model(spec) if spec else default, feedback)
+    if checks:
+        return None
+    if spec and spec.startswith(CRITIC_SPEC):
+        return CritiqueJudge(chat_model(spec), feedback)
+    return Judge(chat_model(spec) if spec else default, feedback)
 
 
 def add_feedback(text: str, config: FeedbackConfig) -> tuple[Path, dict[str, dict[str, float]]]:

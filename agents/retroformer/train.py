@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,7 +33,7 @@ from workbench.config import resolve_out
 from workbench.episodes import Case, Episode
 from workbench.errors import WorkbenchError
 from workbench.runs import Run
-from workbench.training.stages import Stages, trained_and_merged, write_jsonl
+from workbench.training.stages import Stages, final_model, fitting, stage_lines, trained_and_merged, write_jsonl
 
 RESUMABLE = ("resume", "progress", "ppo_iterations", "fallback_warning")
 
@@ -81,7 +80,7 @@ def run_retroformer(config: RetroformerConfig) -> tuple[Run, str]:
                 raise WorkbenchError("--ppo_reward model: the reward stage trained no model (no two reflections of a "
                                      "trial were rated apart); use --ppo_reward returns")
             stages.mark("ppo", ppo_stage(run, config, replay, failed, model, reward))
-        final = Path(stages["ppo"]["model"]) if "ppo" in stages else finish(run, model)
+        final = Path(stages["ppo"]["model"]) if "ppo" in stages else final_model(run.path, model)
         text = summary(config, stages, final)
         run.write_summary(text)
     return run, text
@@ -180,7 +179,7 @@ def sft_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, Any]
 
     positive = [{"prompt": r["prompt"], "completion": f" {r['reflection']}\n"} for r in rows
                 if r["rating"] > 0 and not r["fallback"]]
-    kept, too_long = fitting(config, positive)
+    kept, too_long = fitting(config.model, config.max_length, positive)
     record: dict[str, Any] = {"rows": len(kept), "left_out_too_long": too_long}
     if not kept:
         return record | {"note": "no positively rated reflection: SFT skipped"}
@@ -215,7 +214,7 @@ def reward_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, A
     from workbench.training.config import RewardTrainConfig
     from workbench.training.trainers import train
 
-    pairs, too_long = fitting(config, preference_pairs(rows), "chosen")
+    pairs, too_long = fitting(config.model, config.max_length, preference_pairs(rows), "chosen")
     record: dict[str, Any] = {"pairs": len(pairs), "left_out_too_long": too_long}
     if not pairs:
         return record | {"note": "no two reflections of a trial were rated differently: no reward model"}
@@ -230,43 +229,10 @@ def reward_stage(run: Run, config: RetroformerConfig, rows: Sequence[dict[str, A
                      **{k: v for k, v in result.items() if k in ("steps", "loss first", "loss last")}}
 
 
-def fitting(config: RetroformerConfig, rows: list[dict[str, str]], completion: str = "completion"
-            ) -> tuple[list[dict[str, str]], int]:
-    """The rows whose prompt and ``completion`` fit ``--max_length`` tokens, and how many did not."""
-    from workbench.training.trainers import load_tokenizer, model_source
-
-    if not rows:
-        return [], 0
-    tokenizer = load_tokenizer(model_source(config.model))
-    kept = [r for r in rows if len(tokenizer(r["prompt"] + r[completion])["input_ids"]) <= config.max_length]
-    return kept, len(rows) - len(kept)
-
-
-def finish(run: Run, model: str) -> Path:
-    """``<out>/model``: the final reflector as a model folder (a copy of the last stage's merged model, or the base
-    model's files when no stage trained)."""
-    from workbench.training.trainers import load_tokenizer, model_source
-
-    target = run.path / "model"
-    if target.is_dir():
-        return target
-    source = Path(model_source(model))
-    partial = target.with_name("model.partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    shutil.copytree(source, partial)
-    if not (partial / "tokenizer_config.json").is_file():
-        load_tokenizer(str(source)).save_pretrained(partial)
-    partial.rename(target)
-    return target
-
-
 def summary(config: RetroformerConfig, stages: Stages, model: Path) -> str:
     actor = f"--policy {config.policy} --follow {config.follow}" + (
         f" --agent_model {config.agent_model}" if config.agent_model else "")
     lines = [f"# Retroformer on {config.env}", "", f"The trained reflector: `{model}` (evaluate it with the actor it was "
              f"trained for: `workbench evaluate --env {config.env} {actor} --reflection none reflexion "
              f"retroformer:{Path(config.out)} --trials 4`).", ""]
-    for name in ("collect", "sft", "reward", "ppo"):
-        if name in stages:
-            lines += [f"## {name}", "", *(f"- {k}: {v}" for k, v in stages[name].items() if k != "history"), ""]
-    return "\n".join(lines)
+    return "\n".join(lines + stage_lines(stages, ("collect", "sft", "reward", "ppo")))

@@ -26,6 +26,7 @@ from apps.app import AppConfig
 from apps.gui.adapters import SCORE_COLUMNS, adapter_rows, compare, score_rows
 from apps.chat import pick_case
 from apps.gui.chat import FEEDBACK, ChatSession, FeedbackLog, save_chat
+from apps.gui.critique import critic_choices, critique
 from apps.gui.household import (OBSERVE, DriverSession, WorldControls, action_text, episode_has_world, episode_world,
                                  seat_updates, session_updates)
 from apps.gui.jobs import LIVE, Job, JobQueue
@@ -355,6 +356,26 @@ def show_episode(app: App, run_dir: str, episode_id: str) -> tuple:
             gr.update())
 
 
+def critique_picker(app: App, elem_id: str) -> gr.Dropdown:
+    """The critics the Critique action offers (:func:`apps.gui.critique.critic_choices`)."""
+    found = critic_choices(app)
+    return gr.Dropdown(found, value=found[-1] if found else None, label="Critique with", elem_id=elem_id)
+
+
+def critique_episode(app: App, run_dir: str, episode_id: str, critic: str) -> tuple:
+    """A critic's ACUs on a stored episode, each highlighted at its turn."""
+    if not episode_id:
+        raise WorkbenchError("pick an episode to critique")
+    episode = find_episode(app, run_dir, episode_id)
+    return critique(app, env_class(episode.env), episode.turns, critic), ""
+
+
+def critique_chat(app: App, critic: str, request: gr.Request) -> tuple:
+    """A critic's ACUs on this session's chat so far, each highlighted at its turn."""
+    session = current(app, request)
+    return critique(app, type(session.env), session.turns(), critic), ""
+
+
 def show_world(app: App, run_dir: str, episode_id: str, upto: float) -> tuple:
     """The world of the episode after turn ``upto`` (nothing for an episode without a world)."""
     if not episode_id:
@@ -575,6 +596,10 @@ def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
         retry_button = gr.Button("Retry", elem_id="retry")
     verdicts = gr.Dataframe(headers=["turn", "strategy", "critic verdict", "agent reply", "reward", "running reward"],
                             label="Critic", elem_id="verdicts", interactive=False, wrap=True)
+    with gr.Row():
+        critique_with = critique_picker(app, "chat-critic")
+        critique_button = gr.Button("Critique", elem_id="chat-critique")
+    critique_view = gr.HTML(elem_id="chat-critique-view")
     status = gr.Markdown(elem_id="chat-status")
 
     def env_changed(name: str, chosen: str, sitting: str) -> tuple:
@@ -594,6 +619,7 @@ def chat_tab(app: App, choices: Choices) -> gr.Dropdown:
     chatbot.like(shown()(bind(app, like)), None, status)
     chatbot.edit(shown(5)(bind(app, edit)), None, out)
     chatbot.clear(bind(app, forget))
+    critique_button.click(shown(2)(bind(app, critique_chat)), [critique_with], [critique_view, status])
     return adapters
 
 
@@ -637,6 +663,10 @@ def selfplay_tab(app: App, choices: Choices) -> None:
         with gr.Column(visible=False) as world_box:  # for an environment with a world
             turn = gr.Slider(0, 1, value=0, step=1, label="World after turn", elem_id="episode-turn")
             world = gr.Textbox(label="World", lines=24, max_lines=24, interactive=False, elem_id="episode-world")
+    with gr.Row():
+        critique_with = critique_picker(app, "episode-critic")
+        critique_button = gr.Button("Critique", elem_id="episode-critique")
+    critique_view = gr.HTML(elem_id="episode-critique-view")
 
     with gr.Column(visible=False) as trials_box:  # for a multi-trial run (workbench evaluate --reflection)
         gr.Markdown("### Trials of a case, with the reflections between them")
@@ -654,6 +684,8 @@ def selfplay_tab(app: App, choices: Choices) -> None:
     episode.change(shown(5)(bind(app, show_episode)), [run_dir, episode],
                    [episode_text, world_box, turn, world, browse_status])
     turn.change(shown(2)(bind(app, show_world)), [run_dir, episode, turn], [world, browse_status])
+    critique_button.click(shown(2)(bind(app, critique_episode)), [run_dir, episode, critique_with],
+                          [critique_view, browse_status])
 
 
 def train_tab(app: App, choices: Choices, page: gr.Blocks) -> TrainView:

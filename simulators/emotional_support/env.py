@@ -16,7 +16,7 @@ from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, V
 from workbench.episodes import Case, Turn
 from workbench.paths import data_dir
 
-from . import prompts, rules
+from . import flaws, prompts, rules
 from .cases import AGENT_ROLE, ENV_NAME, USER_ROLE, default_source, load_cases
 from .patient import SOLVED, ScriptedPatient
 from .strategies import STRATEGIES
@@ -34,6 +34,8 @@ class EmotionalSupportEnv(DialogueEnv):
     simulator_names = ("scripted", "llm")
     metric_names = ("SR", "AT")
     default_max_turns = 8
+    criteria = flaws.CRITERIA
+    turn_flaw = staticmethod(flaws.turn_flaw)
 
     # -- cases and episode shape --------------------------------------------------------------
     @classmethod

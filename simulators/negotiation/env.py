@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts, rules
+from . import flaws, prompts, rules
 from .cases import ENV_NAME, default_source, load_cases, sl_ratio
 from .prices import fmt
 from .seller import ScriptedSeller
@@ -32,6 +32,8 @@ class NegotiationEnv(DialogueEnv):
     simulator_names = ("scripted", "llm")
     metric_names = ("SR", "AT", "SL%")
     default_max_turns = 8
+    criteria = flaws.CRITERIA
+    turn_flaw = staticmethod(flaws.turn_flaw)
 
     # -- cases and episode shape --------------------------------------------------------------
     @classmethod

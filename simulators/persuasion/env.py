@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts, rules
+from . import flaws, prompts, rules
 from .cases import ENV_NAME, FILES, PAYMENT, default_source, load_cases
 from .persuadee import ScriptedPersuadee
 from .strategies import STRATEGIES
@@ -31,6 +31,8 @@ class PersuasionEnv(DialogueEnv):
     simulator_names = ("scripted", "llm")
     metric_names = ("SR", "AT", "donation rate", "mean donation")
     default_max_turns = 10
+    criteria = flaws.CRITERIA
+    turn_flaw = staticmethod(flaws.turn_flaw)
 
     @classmethod
     def cases(cls, source: str | Path | None = None) -> list[Case]:

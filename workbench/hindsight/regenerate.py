@@ -10,7 +10,9 @@ Two ways to find and rewrite turns:
 - ``llm``: a chat model reads the finished dialogue and its outcome, names the poor agent turns and proposes
   a strategy and a better utterance for each (``Turn N: strategy | utterance``; the strategy matches the
   environment's name for it whatever its case and its spaces, hyphens or underscores); unparsable lines are
-  skipped and counted in the log.
+  skipped and counted in the log. With ``critique`` the model is a critic (``critic:<folder>``, MultiCritique's
+  ACUs, :mod:`workbench.critique`): the turns of its ``k`` most severe ACUs are rewritten, each with the strategy
+  its suggestion names, or else with every other strategy (a search confined to the turns the critic blames).
 
 The result is an episode dataset: every original dialogue (replayed by the same simulator, so its return is
 comparable) and the kept branches, each with ``provenance``: ``hindsight`` ("original" or "regenerated"),
@@ -117,6 +119,33 @@ def llm_rewrites(env: DialogueEnv, model: BaseChatModel, plans: Sequence[Plan], 
     return rewrites
 
 
+def critique_rewrites(env: DialogueEnv, model: BaseChatModel, plans: Sequence[Plan], originals: Sequence[Episode],
+                      k: int = 2, progress: bool = True) -> list[Plan]:
+    """Rewrites at the turns a critic's ACUs blame (module docstring), one batched call of critiques."""
+    from workbench.critique.critic import critique_many
+
+    cls = type(env)
+    with Meter(len(originals), desc="hindsight critic", show=progress) as meter, meter.calls(len(originals)):
+        critiques = critique_many(model, cls, [e.turns for e in originals], acus=k)
+    keys = {strategy_key(s.name): s.name for s in env.strategies}
+    rewrites, empty = [], 0
+    for plan, critique, original in zip(plans, critiques, originals, strict=True):
+        turns = list(dict.fromkeys(a.turn - 1 for a in critique.ranked() if a.turn <= original.outcome["turns"]))[:k]
+        empty += not turns
+        for t in turns:
+            acu = next(a for a in critique.ranked() if a.turn - 1 == t)
+            said = strategy_key(acu.suggestion)
+            named = [name for key, name in keys.items() if re.search(rf"\b{re.escape(key)}\b", said)]
+            for name in named[:1] or [n for n in keys.values() if n != plan.moves[t].strategy]:
+                rewrites.append(plan.rewrite(t, Move(name), suffix=f"~t{t}={name}", turn=t, strategy=name,
+                                             original_strategy=plan.moves[t].strategy, hindsight="regenerated",
+                                             criterion=acu.criterion))
+    if empty:
+        log.warning("hindsight critic: %d of %d critiques had no ACU pointing at an agent turn of the dialogue",
+                    empty, len(plans))
+    return rewrites
+
+
 def check_options(mode: str, keep: str, has_model: bool) -> None:
     """Refuse an unknown mode or ``keep``, or llm mode without a model."""
     if mode not in MODES:
@@ -129,14 +158,16 @@ def check_options(mode: str, keep: str, has_model: bool) -> None:
 
 def regenerate(env: DialogueEnv, plans: Sequence[Plan], *, mode: str = "search", model: BaseChatModel | None = None,
                keep: str = "best", margin: float = 0.0, k: int = 2, batch_size: int = 256,
-               progress: bool = True) -> list[Episode]:
-    """The augmented dataset (module docstring): originals first, then the kept branches."""
+               progress: bool = True, critique: bool = False) -> list[Episode]:
+    """The augmented dataset (module docstring): originals first, then the kept branches; ``critique``: llm mode's
+    model is an ACU critic."""
     check_options(mode, keep, model is not None)
     plans = [replace(p, meta={**p.meta, "hindsight": "original"}) for p in plans]
     originals = replay(env, plans, batch_size=batch_size, progress=progress, desc="replaying originals")
     played = [e.outcome["turns"] for e in originals]  # a turn after the dialogue ended cannot be rewritten
+    propose = critique_rewrites if critique else llm_rewrites
     rewrites = (search_rewrites(env, plans, played) if mode == "search"
-                else llm_rewrites(env, model, plans, originals, k, progress))
+                else propose(env, model, plans, originals, k, progress))
     branches = replay(env, rewrites, batch_size=batch_size, progress=progress, desc="regenerating")
     base = {e.provenance["source"]: e for e in originals}
     for b in branches:

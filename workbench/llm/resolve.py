@@ -23,6 +23,8 @@ from workbench.llm.embedded import gemma_path, runtime_dtype
 from workbench.llm.local import LocalChatModel
 
 LLAMACPP = "llamacpp:"
+CRITIC_SPEC = "critic:"
+CRITIC_MANIFEST = "critic.json"
 ADAPTER_CONFIG = "adapter_config.json"
 EMBEDDED = "embedded:gemma-3-270m"
 EMBEDDED_LLAMACPP = f"{EMBEDDED}@llamacpp"
@@ -30,7 +32,8 @@ EMBEDDED_TRANSFORMERS = f"{EMBEDDED}@transformers"
 ACCEPTED = (
     f"{EMBEDDED}, {EMBEDDED_LLAMACPP}, {EMBEDDED_TRANSFORMERS}, llamacpp:<file.gguf>, "
     "a local model folder with config.json (or a LoRA adapter folder with adapter_config.json), "
-    "hf:<org>/<name> or <org>/<name> (needs a reachable hub), openai:<model>[@<base_url>]"
+    "hf:<org>/<name> or <org>/<name> (needs a reachable hub), openai:<model>[@<base_url>], "
+    "critic:<folder> (a `workbench train critic` run)"
 )
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 
@@ -55,6 +58,10 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
     a runnable that forwards attribute access (``adapters``, ``load_adapter``) to it.
     """
     spec = _canonical(spec)
+    if spec.startswith(CRITIC_SPEC):  # trained on "Role: text" transcripts (what a base model reads)
+        model = _load(*_local_source(critic_model_folder(spec)))
+        model.use_chat_template = False
+        return model.bind(**overrides) if overrides else model
     if spec.startswith("openai:"):
         return _openai(spec, overrides)
     if spec.startswith(LLAMACPP) or spec == EMBEDDED_LLAMACPP:
@@ -71,6 +78,9 @@ def check_spec(spec: str) -> None:
     """Refuse a spec that names no model (see :func:`chat_model`), loading and converting nothing, so that a
     command can fail at start rather than after the work that comes before it needs the model."""
     spec = _canonical(spec)
+    if spec.startswith(CRITIC_SPEC):
+        critic_model_folder(spec)
+        return
     if spec.startswith("openai:"):
         if not spec.removeprefix("openai:").partition("@")[0]:
             raise WorkbenchError(f"model spec '{spec}' names no model: expected openai:<model>[@<base_url>]")
@@ -79,6 +89,15 @@ def check_spec(spec: str) -> None:
         _gguf_source(spec, assemble=False)
         return
     _local_source(spec, convert=False)
+
+
+def critic_model_folder(spec: str) -> str:
+    """The model folder of ``critic:<folder>`` (a ``workbench train critic`` run: ``critic.json`` and ``model/``)."""
+    folder = Path(spec.removeprefix(CRITIC_SPEC)).expanduser()
+    if not (folder / CRITIC_MANIFEST).is_file() or not (folder / "model" / "config.json").is_file():
+        raise WorkbenchError(f"model spec '{spec}': {folder} is not a finished `workbench train critic` run "
+                             f"(no {CRITIC_MANIFEST} and model/)")
+    return str((folder / "model").resolve())
 
 
 def _gguf_source(spec: str, assemble: bool = True) -> str:

@@ -47,6 +47,45 @@ def trained_and_merged(train_config: Any, model: str, folder: Path) -> dict[str,
                                      if k in ("steps", "loss first", "loss last", "rewards/accuracies last")}}
 
 
+def fitting(model: str, max_length: int, rows: Sequence[dict[str, str]], completion: str = "completion"
+            ) -> tuple[list[dict[str, str]], int]:
+    """The rows whose prompt and ``completion`` fit ``max_length`` tokens of ``model``, and how many did not."""
+    from workbench.training.trainers import load_tokenizer, model_source
+
+    if not rows:
+        return [], 0
+    tokenizer = load_tokenizer(model_source(model))
+    kept = [r for r in rows if len(tokenizer(r["prompt"] + r[completion])["input_ids"]) <= max_length]
+    return kept, len(rows) - len(kept)
+
+
+def final_model(folder: Path, model: str) -> Path:
+    """``folder/model``: the run's final model folder, a copy of ``model``'s files (the last stage's merged model, or
+    the base model when no stage trained); copied beside it and renamed, so it is whole or absent."""
+    from workbench.training.trainers import load_tokenizer, model_source
+
+    target = folder / "model"
+    if target.is_dir():
+        return target
+    source = Path(model_source(model))
+    partial = target.with_name("model.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    shutil.copytree(source, partial)
+    if not (partial / "tokenizer_config.json").is_file():
+        load_tokenizer(str(source)).save_pretrained(partial)
+    partial.rename(target)
+    return target
+
+
+def stage_lines(stages: Stages, names: Sequence[str]) -> list[str]:
+    """A summary's sections: each finished stage of ``names`` with what it recorded."""
+    lines: list[str] = []
+    for name in names:
+        if name in stages:
+            lines += [f"## {name}", "", *(f"- {k}: {v}" for k, v in stages[name].items() if k != "history"), ""]
+    return lines
+
+
 def merge(model: str, adapter: Path, out: Path) -> Path:
     """``model`` with the LoRA adapter at ``adapter`` merged in, saved (with the tokenizer) as a model folder at
     ``out``; written beside it and renamed, so ``out`` is whole or absent."""
