@@ -83,7 +83,7 @@ def run_critic(config: CriticConfig) -> tuple[Run, str]:
             stages.mark("dpo", dpo_stage(run, config, model))
         if config.marv:
             model = stages["dpo"].get("model", model)
-        final = finish(run, model, names, stages)
+        final = finish(run, config, model, names, stages)
         text = summary(config, stages, final)
         run.write_summary(text)
     return run, text
@@ -230,11 +230,24 @@ def dpo_stage(run: Run, config: CriticConfig, model: str) -> dict[str, Any]:
     return trained_and_merged(train, model, folder)
 
 
-def finish(run: Run, model: str, names: Sequence[str], stages: Stages) -> Path:
-    """``<out>/model`` (the last stage's merged model) and ``<out>/critic.json`` (what ``critic:<out>`` reads)."""
+def finish(run: Run, config: CriticConfig, model: str, names: Sequence[str], stages: Stages) -> Path:
+    """``<out>/model`` (the last stage's merged model), for a critic of the embedded Gemma its LoRA GGUF
+    ``<out>/model.lora.gguf`` (:mod:`workbench.llm.gguf_lora`: it runs on llama.cpp), and ``<out>/critic.json``
+    (what ``critic:<out>`` reads)."""
+    from workbench.llm.embedded import GEMMA, gemma_path
+    from workbench.llm.resolve import CRITIC_LORA, CRITIC_MANIFEST
+
     target = final_model(run.path, model)
-    atomic_write(run.path / "critic.json", json.dumps({"format": "acu", "envs": list(names),
-                                                       "stages": list(stages.done)}, indent=1))
+    manifest = run.path / CRITIC_MANIFEST
+    if manifest.is_file():
+        return target
+    lora = None
+    if config.model == f"embedded:{GEMMA}":
+        from workbench.llm.gguf_lora import export_lora
+
+        lora = export_lora(target, gemma_path(), run.path / CRITIC_LORA)
+    atomic_write(manifest, json.dumps({"format": "acu", "envs": list(names), "stages": list(stages.done),
+                                       "llamacpp": lora}, indent=1))
     return target
 
 

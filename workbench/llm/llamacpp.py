@@ -59,7 +59,7 @@ class LlamaCppEngine:
     (``row_ctx`` each: 2,048 by default, which a ReAct transcript with observations and reflections needs)."""
 
     def __init__(self, path: str | Path, *, row_ctx: int = 2048, max_rows: int = 64, n_batch: int = 2048,
-                 threads: int | None = None):
+                 threads: int | None = None, lora: str | Path | None = None):
         L = self.L = _llama()
         L.llama_backend_init()
         self.model = L.llama_model_load_from_file(str(path).encode(), L.llama_model_default_params())
@@ -76,6 +76,11 @@ class LlamaCppEngine:
         self.ctx = L.llama_init_from_model(self.model, params)
         if not self.ctx:
             raise WorkbenchError(f"llama.cpp could not make a context of {row_ctx} tokens for each of {max_rows} rows")
+        if lora is not None:  # a LoRA GGUF over this model (workbench.llm.gguf_lora), applied at scale 1
+            self.lora = L.llama_adapter_lora_init(self.model, str(lora).encode())
+            scale = ctypes.c_float(1.0)
+            if not self.lora or L.llama_set_adapters_lora(self.ctx, ctypes.pointer(self.lora), 1, ctypes.pointer(scale)):
+                raise WorkbenchError(f"llama.cpp could not apply the LoRA adapter {lora} to {path}")
         self.row_ctx, self.max_rows, self.n_batch = L.llama_n_ctx_seq(self.ctx), max_rows, n_batch
         self.batch = L.llama_batch_init(max(n_batch, max_rows), 0, 1)
         self.template = L.llama_model_chat_template(self.model, None)
@@ -260,9 +265,10 @@ class LlamaCppChatModel(BatchedChatModel):
 
     @classmethod
     def from_gguf(cls, path: str | Path, *, row_ctx: int = 2048, max_rows: int = 64, threads: int | None = None,
-                  **fields: Any) -> LlamaCppChatModel:
+                  lora: str | Path | None = None, **fields: Any) -> LlamaCppChatModel:
         fields.setdefault("model_name", str(path))
-        return cls(engine=LlamaCppEngine(path, row_ctx=row_ctx, max_rows=max_rows, threads=threads), **fields)
+        return cls(engine=LlamaCppEngine(path, row_ctx=row_ctx, max_rows=max_rows, threads=threads, lora=lora),
+                   **fields)
 
     @property
     def _llm_type(self) -> str:

