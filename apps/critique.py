@@ -3,7 +3,8 @@ on scripted episodes, :mod:`workbench.critique.labels`).
 
 Per environment, the template agent plays the held-out cases against the traced scripted simulator; every dialogue
 with a harmful agent turn is an item (its worst turns and their criteria). Each critic critiques every item and is
-scored by location and flaw accuracy of its most severe ACU. Critics: ``single`` (one critic agent of the first
+scored by location and flaw accuracy of its most severe ACU, beside a reference row: the best constant critic
+(always the items' most common worst turn and criterion). Critics: ``single`` (one critic agent of the first
 ``--critic_models``, no persona), ``merged`` (the panel of ``--critic_models`` x ``--personas`` merged by the LLM
 meta-critic, untrained), ``critic:<folder>`` (a ``workbench train critic`` run) or any model spec (zero-shot). Single
 and trained critics decode greedily; the panel samples (``--critique_temperature``), as its agents must differ.
@@ -26,6 +27,7 @@ from workbench.training.stages import write_jsonl
 
 NAMED = ("single", "merged")
 RESUMABLE = ("resume", "progress", "critics")
+CONSTANT = "constant (reference)"
 
 
 def check_critics(critics: Sequence[str]) -> None:
@@ -51,7 +53,9 @@ def run_benchmark(config: BenchmarkConfig) -> tuple[Run, str]:
     config.out = resolve_out(config.out, config.resume, "critique")
     with Run.open(config.out, dict(vars(config)), resume=config.resume, resumable_changes=RESUMABLE) as run:
         items = {name: benchmark_items(run, config, name) for name in names}
-        rows: dict[str, dict[str, Any]] = {}
+        rows: dict[str, dict[str, Any]] = {CONSTANT: {}}
+        for name in names:
+            rows[CONSTANT] |= constant_baseline(name, items[name])
         for critic in config.critics:
             rows[critic] = {}
             for name in names:
@@ -61,6 +65,19 @@ def run_benchmark(config: BenchmarkConfig) -> tuple[Run, str]:
         text = report(run, names, items, rows)
         run.write_summary(text)
     return run, text
+
+
+def constant_baseline(name: str, items: Sequence[Any]) -> dict[str, float]:
+    """The reference row: a critic that always names the items' most common worst turn and criterion (read off the
+    items themselves, so the best any constant critic can do)."""
+    from collections import Counter
+
+    turn = Counter(t for i in items for t in i.worst).most_common(1)
+    criterion = Counter(c for i in items for c in set(i.worst.values())).most_common(1)
+    n = max(len(items), 1)
+    return {f"{name} location": sum(turn[0][0] in i.worst for i in items) / n if turn else 0.0,
+            f"{name} flaw": sum(criterion[0][0] in i.worst.values() for i in items) / n if criterion else 0.0,
+            f"{name} no ACU": 0.0}
 
 
 def benchmark_items(run: Run, config: BenchmarkConfig, name: str) -> list[Any]:
@@ -153,4 +170,6 @@ def report(run: Run, names: Sequence[str], items: dict[str, list[Any]], rows: di
                       "",
                       format_rows(rows, "critic"), "",
                       "- location: the most severe ACU points at a worst turn; flaw: its criterion is a worst turn's; "
-                      "no ACU: critiques with no usable ACU (scored 0; a fallback)", f"- plot: {plot}"])
+                      "no ACU: critiques with no usable ACU (scored 0; a fallback)",
+                      f"- {CONSTANT}: always the items' most common worst turn and criterion (the best constant critic)",
+                      f"- plot: {plot}"])

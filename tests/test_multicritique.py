@@ -4,6 +4,7 @@ the benchmark command, and a critique model as an environment's critic (``critiq
 from __future__ import annotations
 
 import json
+from collections import Counter
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
@@ -126,6 +127,8 @@ def test_the_benchmark_scores_each_critic_and_resumes_without_critiquing_again(t
     # the untrained meta-critic (the same fake) answers nothing parsable: a cluster found by both personas stays
     assert rows["merged"]["location accuracy"] == pytest.approx(expected)
     assert (run.path / "plots" / "critique_benchmark.png").is_file() and "| single |" in text
+    common = Counter(t for i in items for t in i.worst).most_common(1)[0][0]
+    assert f"| constant (reference) | {round(sum(common in i.worst for i in items) / len(items), 4):g}" in text
     calls = fakes.calls
     run, again = run_benchmark(BenchmarkConfig(**{**vars(config), "resume": True}))
     assert fakes.calls == calls and again == text

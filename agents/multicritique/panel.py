@@ -2,7 +2,8 @@
 their ACUs.
 
 The panel is every (model, persona) pair: several chat-model specs, or one model with several personas
-(:data:`~workbench.critique.prompts.PERSONAS`); each critiques every dialogue, one batched call per model. A meta-critic
+(:data:`~workbench.critique.prompts.PERSONAS`), each persona shown its own worked example (another criterion and turn,
+so that a base model's critics do not all echo one); each critiques every dialogue, one batched call per persona. A meta-critic
 rates each ACU: :class:`LLMMetaCritic` asks a model ("yes 7"; an unparsable answer is counted and rates nothing),
 :class:`GroundTruthMeta` reads the scripted persona's labels (:mod:`workbench.critique.labels`): an ACU is correct when
 its turn did harm under its criterion, its importance that harm on the 1-10 scale, and it knows the verdict and score.
@@ -47,9 +48,10 @@ class CriticPanel:
         found: list[list[Critique]] = [[] for _ in dialogues]
         with Meter(len(dialogues) * self.size, desc=f"{env.name} critiques", show=progress) as meter:
             for model in self.models:
-                for persona in self.personas:
+                for example, persona in enumerate(self.personas):
                     with meter.calls(len(dialogues)):
-                        critiques = critique_many(model, env, dialogues, persona=persona, **self.options)
+                        critiques = critique_many(model, env, dialogues, persona=persona, example=example,
+                                                  **self.options)
                     for i, critique in enumerate(critiques):
                         found[i].append(critique)
         return found

@@ -33,12 +33,12 @@ def critique_reward(verdict: str, score: float) -> float:
 
 
 def critique_many(model: BaseChatModel, env: type[DialogueEnv], dialogues: Sequence[Sequence[Turn]], *,
-                  persona: str | None = None, acus: int = 3, temperature: float = 0.0, max_tokens: int = 120,
-                  repeat: int = 1) -> list[Critique]:
+                  persona: str | None = None, example: int = 0, acus: int = 3, temperature: float = 0.0,
+                  max_tokens: int = 120, repeat: int = 1) -> list[Critique]:
     """``repeat`` critiques of each dialogue by ``model`` in one batched call (dialogue-major), parsed; each keeps its
-    raw text in ``info["text"]``."""
+    raw text in ``info["text"]`` (``persona`` and ``example``: :func:`~workbench.critique.prompts.critique_prompt`)."""
     bound = model.bind(temperature=temperature, max_tokens=max_tokens, stop=["\n\n"], **transcript_options(model))
-    prompts = [critique_prompt(env, d, persona, acus) for d in dialogues for _ in range(repeat)]
+    prompts = [critique_prompt(env, d, persona, acus, example) for d in dialogues for _ in range(repeat)]
     texts = [str(m.content) for m in bound.batch(prompts)] if prompts else []
     names = [c.name for c in env.criteria]
     critiques = []

@@ -46,22 +46,22 @@ def criteria_lines(env: type[DialogueEnv]) -> str:
     return "\n".join(f"- {c.name}: {c.description}" for c in env.criteria)
 
 
-def critique_prompt(env: type[DialogueEnv], turns: Sequence[Turn], persona: str | None = None, k: int = 3
-                    ) -> list[BaseMessage]:
+def critique_prompt(env: type[DialogueEnv], turns: Sequence[Turn], persona: str | None = None, k: int = 3,
+                    example: int = 0) -> list[BaseMessage]:
     """The critic's prompt for the dialogue ``turns`` (a finished one or one in flight): the instruction, one worked
-    example made of the environment's first criterion, then the dialogue; a base model sees a transcript that ends in
-    "Critique:"."""
+    example, then the dialogue; a base model sees a transcript that ends in "Critique:". The example names criterion
+    ``example`` (modulo their number) at turn ``example % 3 + 1`` of a three-turn sketch, so critic agents given
+    different examples do not all copy one (a base model echoes its example)."""
     if not env.criteria:
         raise WorkbenchError(f"environment {env.name!r} has no critique criteria to critique by")
-    first = env.criteria[0]
+    shown = env.criteria[example % len(env.criteria)]
     system = (f"{persona + ' ' if persona else ''}You critique the {env.agent_role} in a dialogue. Task: "
               f"{env.description}\nCriteria (name: what it means):\n{criteria_lines(env)}\n"
               + _FORMAT.format(k=k, verdicts=" or ".join(VERDICTS), agent=env.agent_role))
-    example = (f"[Turn 1] {env.agent_role}: ...\n{env.user_role}: ...\n[Turn 2] {env.agent_role}: ...\n"
-               f"{env.user_role}: ...")
-    shown = (f"Verdict: failure\nScore: 3\nACU: turn 2 | {first.name} | severity 8 | flaw: {first.description} | "
-             f"suggestion: avoid it")
-    return [SystemMessage(system), HumanMessage(example, name="Dialogue"), AIMessage(shown, name="Critique"),
+    sketch = "\n".join(f"[Turn {n}] {env.agent_role}: ...\n{env.user_role}: ..." for n in (1, 2, 3))
+    answer = (f"Verdict: failure\nScore: 3\nACU: turn {example % 3 + 1} | {shown.name} | severity 8 | flaw: "
+              f"{shown.description} | suggestion: avoid it")
+    return [SystemMessage(system), HumanMessage(sketch, name="Dialogue"), AIMessage(answer, name="Critique"),
             HumanMessage(numbered_dialogue(turns, env.agent_role), name="Dialogue")]
 
 
