@@ -109,6 +109,10 @@ def test_a_trained_critic_with_a_lora_gguf_runs_on_llamacpp_unless_pinned(tmp_pa
     (run / "critic.json").write_text("{}")
     assert critic_model_folder(f"critic:{run}@transformers") == str((run / "model").resolve())
     assert critic_lora(f"critic:{run}") is None  # no adapter written: transformers
+    (run / "critic.json").write_text('{"lora": "model.lora.gguf"}')
     (run / "model.lora.gguf").write_bytes(b"")
     assert critic_lora(f"critic:{run}") == (run / "model.lora.gguf" if llamacpp_installed() else None)
     assert critic_lora(f"critic:{run}@transformers") is None
+    (run / "critic.json").write_text('{"model": "elsewhere"}')  # a manifest naming no model folder
+    with pytest.raises(WorkbenchError, match="naming a model folder"):
+        critic_model_folder(f"critic:{run}")

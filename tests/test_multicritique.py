@@ -83,6 +83,9 @@ def test_training_runs_every_stage_and_resumes_exactly_once(tiny, tmp_path, monk
     assert "model" in stages["dpo"]
     assert (run.path / "model" / "config.json").is_file()
     assert json.loads((run.path / "critic.json").read_text())["envs"] == ["negotiation", "emotional_support"]
+    from workbench.llm.resolve import critic_model_folder
+
+    assert critic_model_folder(f"critic:{run.path}/sft") == str((run.path / "sft" / "merged").resolve())
     before, calls = (run.path / "collect" / "critiques.jsonl").read_text(), fakes.calls
     run, _ = run_critic(options(tiny, tmp_path / "c", resume=True))
     assert (run.path / "collect" / "critiques.jsonl").read_text() == before and fakes.calls == calls

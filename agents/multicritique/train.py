@@ -231,24 +231,35 @@ def dpo_stage(run: Run, config: CriticConfig, model: str) -> dict[str, Any]:
 
 
 def finish(run: Run, config: CriticConfig, model: str, names: Sequence[str], stages: Stages) -> Path:
-    """``<out>/model`` (the last stage's merged model), for a critic of the embedded Gemma its LoRA GGUF
-    ``<out>/model.lora.gguf`` (:mod:`workbench.llm.gguf_lora`: it runs on llama.cpp), and ``<out>/critic.json``
-    (what ``critic:<out>`` reads)."""
-    from workbench.llm.embedded import GEMMA, gemma_path
-    from workbench.llm.resolve import CRITIC_LORA, CRITIC_MANIFEST
-
+    """``<out>/model`` (the last stage's merged model) and the critics ``critic:`` reads: ``<out>`` itself and each
+    trained stage's folder (``critic:<out>/sft`` is the SFT critic), each with ``critic.json`` and, for a critic of
+    the embedded Gemma, its LoRA GGUF (:mod:`workbench.llm.gguf_lora`: it runs on llama.cpp)."""
     target = final_model(run.path, model)
-    manifest = run.path / CRITIC_MANIFEST
-    if manifest.is_file():
-        return target
-    lora = None
-    if config.model == f"embedded:{GEMMA}":
-        from workbench.llm.gguf_lora import export_lora
-
-        lora = export_lora(target, gemma_path(), run.path / CRITIC_LORA)
-    atomic_write(manifest, json.dumps({"format": "acu", "envs": list(names), "stages": list(stages.done),
-                                       "llamacpp": lora}, indent=1))
+    last = None
+    for name in ("sft", "dpo"):
+        if "model" in stages.done.get(name, {}):
+            last = manifest(run.path / name, "merged", config, names, [name])
+    top = {"model": "model", "lora": f"{last.parent.name}/{last.name}" if last else None}
+    atomic_write(run.path / "critic.json", json.dumps({"format": "acu", "envs": list(names),
+                                                       "stages": list(stages.done), **top}, indent=1))
     return target
+
+
+def manifest(folder: Path, model: str, config: CriticConfig, names: Sequence[str], stages: Sequence[str]
+             ) -> Path | None:
+    """``folder/critic.json`` for the model folder ``folder/model``, with its LoRA GGUF ``folder/model.lora.gguf``
+    when it was tuned from the embedded Gemma (written once); the GGUF's path, or None."""
+    from workbench.llm.embedded import GEMMA, gemma_path
+    from workbench.llm.gguf_lora import export_lora
+
+    lora = folder / "model.lora.gguf"
+    if config.model == f"embedded:{GEMMA}" and not lora.is_file():
+        export_lora(folder / model, gemma_path(), lora)
+    written = lora if lora.is_file() else None
+    atomic_write(folder / "critic.json", json.dumps({"format": "acu", "envs": list(names), "stages": list(stages),
+                                                     "model": model, "lora": written.name if written else None},
+                                                    indent=1))
+    return written
 
 
 def summary(config: CriticConfig, stages: Stages, model: Path) -> str:

@@ -25,7 +25,6 @@ from workbench.llm.local import LocalChatModel
 LLAMACPP = "llamacpp:"
 CRITIC_SPEC = "critic:"
 CRITIC_MANIFEST = "critic.json"
-CRITIC_LORA = "model.lora.gguf"
 ADAPTER_CONFIG = "adapter_config.json"
 EMBEDDED = "embedded:gemma-3-270m"
 EMBEDDED_LLAMACPP = f"{EMBEDDED}@llamacpp"
@@ -98,23 +97,35 @@ def check_spec(spec: str) -> None:
     _local_source(spec, convert=False)
 
 
-def critic_model_folder(spec: str) -> str:
-    """The model folder of ``critic:<folder>`` (a ``workbench train critic`` run: ``critic.json`` and ``model/``)."""
+def critic_manifest(spec: str) -> tuple[Path, dict[str, Any]]:
+    """The folder of ``critic:<folder>`` (a ``workbench train critic`` run, or one of its stages) and its manifest
+    (``critic.json``: ``model``, the model folder in it, default ``model``; ``lora``, its LoRA GGUF if written)."""
     folder = Path(spec.removeprefix(CRITIC_SPEC).removesuffix("@transformers")).expanduser()
-    if not (folder / CRITIC_MANIFEST).is_file() or not (folder / "model" / "config.json").is_file():
+    try:
+        manifest = json.loads((folder / CRITIC_MANIFEST).read_text())
+    except (OSError, ValueError):
+        manifest = None
+    if not isinstance(manifest, dict) or not (folder / manifest.get("model", "model") / "config.json").is_file():
         raise WorkbenchError(f"model spec '{spec}': {folder} is not a finished `workbench train critic` run "
-                             f"(no {CRITIC_MANIFEST} and model/)")
-    return str((folder / "model").resolve())
+                             f"(no readable {CRITIC_MANIFEST} naming a model folder)")
+    return folder, manifest
+
+
+def critic_model_folder(spec: str) -> str:
+    """The model folder of ``critic:<folder>`` (:func:`critic_manifest`)."""
+    folder, manifest = critic_manifest(spec)
+    return str((folder / manifest.get("model", "model")).resolve())
 
 
 def critic_lora(spec: str) -> Path | None:
-    """The trained critic's LoRA GGUF over the embedded Gemma (``<folder>/model.lora.gguf``, written by ``workbench
-    train critic``), which runs on llama.cpp where the ``llamacpp`` extra is installed; None: it runs on transformers
+    """The trained critic's LoRA GGUF over the embedded Gemma (its manifest's ``lora``, written by ``workbench train
+    critic``), which runs on llama.cpp where the ``llamacpp`` extra is installed; None: it runs on transformers
     (``critic:<folder>@transformers`` pins that)."""
     if spec.endswith("@transformers") or not llamacpp_installed():
         return None
-    lora = Path(critic_model_folder(spec)).parent / CRITIC_LORA
-    return lora if lora.is_file() else None
+    folder, manifest = critic_manifest(spec)
+    lora = folder / manifest["lora"] if manifest.get("lora") else None
+    return lora if lora is not None and lora.is_file() else None
 
 
 def _gguf_source(spec: str, assemble: bool = True) -> str:
