@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# MultiCritique's must-show runs on a CPU (2 cores; see docs/multicritique.md):
+# 1. the critic trained on the three scripted environments (panel of 4 critic personas of the embedded Gemma, the
+#    ground-truth meta-critic, SFT on the merged critiques, MARV pairs, DPO);
+# 2. the ground-truth critique benchmark on held-out self-play: the best constant critic, one Gemma critic zero-shot,
+#    the panel merged by the untrained LLM meta-critic, the SFT critic and the SFT + DPO critic;
+# 3. PPDPP in negotiation (template agent, scripted seller) rewarded by the untrained LLM critic (PPDPP's sampled
+#    verdicts) or by the trained critic, 3 seeds each, evaluated on the held-out cases by the ground truth.
+#
+#   bash examples/multicritique/mustshow.sh [OUT]     # default OUT: runs/multicritique-mustshow
+# Re-running skips what is done (a training run resumes, a finished evaluation is kept, an interrupted one resumes).
+set -euo pipefail
+OUT=${1:-runs/multicritique-mustshow}
+ENVS=(negotiation persuasion emotional_support)
+RL=(--config examples/ppdpp/scripted.yaml --env negotiation --rl_episodes "${RL_EPISODES:-320}" --critic llm
+    --critic_samples "${CRITIC_SAMPLES:-3}" --no_progress)
+mkdir -p "$OUT"
+resume_flag() { [ -f "$1/config.yaml" ] && echo --resume || true; }
+
+[ -f "$OUT/critic-s0/critic.json" ] || workbench train critic --envs "${ENVS[@]}" --dialogues 40 --personas 4 \
+  --epochs 2 --max_pairs 1 --seed 0 --out "$OUT/critic-s0" $(resume_flag "$OUT/critic-s0")
+workbench critique --envs "${ENVS[@]}" --cases 100 --personas 4 --out "$OUT/benchmark" $(resume_flag "$OUT/benchmark") \
+  --critics single merged "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
+
+planners=("SFT=planner:$OUT/ppdpp-llm-s0/sft")   # the planner both RL arms start from (seed 0's SFT)
+for seed in 0 1 2; do
+  for critic in llm trained; do
+    spec=embedded:gemma-3-270m
+    [ "$critic" = trained ] && spec="critic:$OUT/critic-s0"
+    run="$OUT/ppdpp-$critic-s$seed"
+    [ -d "$run/rl" ] || workbench train ppdpp "${RL[@]}" --critic_model "$spec" --seed "$seed" --out "$run" $(resume_flag "$run")
+    planners+=("$critic=planner:$run/rl")
+  done
+done
+[ -f "$OUT/eval-ppdpp/summary.md" ] || workbench evaluate --env negotiation --planners "${planners[@]}" -n 200 \
+  --out "$OUT/eval-ppdpp" --no_progress
