@@ -74,3 +74,20 @@ def test_a_chat_so_far_can_be_critiqued_and_nothing_to_critique_is_said(app, mon
         critique(app, cls, state.turns, "critic:critics/c1")
     with pytest.raises(Exception, match="no critique criteria"):
         critique(app, env_class("tutoring"), state.turns, "critic:critics/c1")
+
+
+def test_a_jobs_critic_options_name_critics_inside_the_runs_folder(app):
+    from agents.multicritique.config import CriticConfig
+    from agents.ppdpp.config import PPDPPConfig
+    from apps.gui.options import parse_options
+    from workbench.errors import WorkbenchError
+
+    argv = parse_options(app, "--critic llm --critic_model critic:critics/c1", PPDPPConfig, "workbench train ppdpp")
+    assert argv[-1] == f"critic:{app.runs.root / 'critics' / 'c1'}"
+    with pytest.raises(WorkbenchError, match="refused '../../etc'"):
+        parse_options(app, "--critic_model critic:../../etc", PPDPPConfig, "workbench train ppdpp")
+    argv = parse_options(app, "--meta_critic llm --reviser embedded:gemma-3-270m@llamacpp", CriticConfig,
+                         "workbench train critic")
+    assert argv == ["--meta_critic", "llm", "--reviser", "embedded:gemma-3-270m@llamacpp"]
+    with pytest.raises(WorkbenchError, match="not a model this app serves"):
+        parse_options(app, "--critic_models /etc", CriticConfig, "workbench train critic")

@@ -34,7 +34,8 @@ APP_SET = {
     "report_to": "a job's metrics stay in its own folder (metrics.jsonl), sent to no tracker",
 }
 """Options that fix where a job reads or writes: never settable from the Options text."""
-MODELS = frozenset({"agent_model", "sim_model", "critic_model", "simulator_model", "writer", "judge", "encoder"})
+MODELS = frozenset({"agent_model", "sim_model", "critic_model", "simulator_model", "writer", "judge", "encoder",
+                    "critic_models", "meta_model", "reviser"})
 """Options whose values are model specs."""
 POLICIES = frozenset({"continuation", "policy"})
 """Strategy-policy specs; a ``planner:<folder>`` one is resolved inside the runs folder."""
@@ -43,7 +44,8 @@ ADAPTERS = frozenset({"adapters"})
 TEXT = frozenset({
     "format", "system", "env", "agent_role", "lora_target", "episode_filter", "pairs", "loss_type",
     "f_divergence_type", "simulator", "method", "feedback", "subset", "pooling", "critic", "stage", "normalise",
-    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona", "cases", "loss", "ppo_reward"})
+    "update", "name", "scope_hint", "near_hint", "check", "envs", "game", "persona", "cases", "loss", "ppo_reward",
+    "meta_critic"})
 """String options that name no path, model or server: passed on as typed."""
 TRL = "trl"
 TRL_KEYS = frozenset({
@@ -53,7 +55,8 @@ TRL_KEYS = frozenset({
     "assistant_only_loss", "num_iterations", "epsilon", "scale_rewards", "mask_truncated_completions",
     "save_total_limit", "eval_steps", "dataloader_num_workers"})
 """``--trl KEY=VALUE`` keys the page may set: training numbers and switches, none a path, a hub or a logger."""
-EMBEDDED_MODELS = ("embedded:gemma-3-270m", "embedded:minilm")
+EMBEDDED_MODELS = ("embedded:gemma-3-270m", "embedded:gemma-3-270m@llamacpp", "embedded:gemma-3-270m@transformers",
+                   "embedded:minilm")
 TRUE = {"yes", "true", "t", "y", "1"}
 FALSE = {"no", "false", "f", "n", "0"}
 
@@ -208,9 +211,12 @@ def check_value(app: "App", option: Option, value: str) -> str:
 
 
 def model_spec(app: "App", flag: str, value: str) -> str:
-    """A model spec the app serves, an embedded model, or a model folder inside the runs folder."""
+    """A model spec the app serves, an embedded model, or a model folder (or ``critic:<run>``, a trained critic)
+    inside the runs folder."""
     if value in app.models.specs or value in EMBEDDED_MODELS:
         return value
+    if value.startswith("critic:"):
+        return f"critic:{app.runs.resolve(value.removeprefix('critic:'), must_exist=True)}"
     try:
         return str(app.runs.resolve(value, must_exist=True))
     except WorkbenchError:
