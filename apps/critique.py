@@ -46,9 +46,9 @@ def slug(critic: str) -> str:
 
 
 def run_benchmark(config: BenchmarkConfig) -> tuple[Run, str]:
-    from agents.multicritique.train import env_names
+    from agents.multicritique.train import critique_env_names
 
-    names = env_names(config)
+    names = critique_env_names(config)
     check_critics(config.critics)
     config.out = resolve_out(config.out, config.resume, "critique")
     with Run.open(config.out, dict(vars(config)), resume=config.resume, resumable_changes=RESUMABLE) as run:

@@ -35,7 +35,7 @@ from workbench.training.stages import Stages, final_model, fitting, stage_lines,
 RESUMABLE = ("resume", "progress")
 
 
-def env_names(config: Any) -> list[str]:
+def critique_env_names(config: Any) -> list[str]:
     """The environments of ``--envs`` (default ``--env``), each checked to have critique criteria."""
     from workbench.registry import env_class
 
@@ -48,9 +48,9 @@ def env_names(config: Any) -> list[str]:
 
 
 def critique_envs() -> list[str]:
-    from workbench.registry import env_class, env_names as all_envs
+    from workbench.registry import env_class, env_names
 
-    return [n for n in all_envs() if env_class(n).criteria]
+    return [n for n in env_names() if env_class(n).criteria]
 
 
 def run_critic(config: CriticConfig) -> tuple[Run, str]:
@@ -59,16 +59,13 @@ def run_critic(config: CriticConfig) -> tuple[Run, str]:
     from workbench.llm.embedded import GEMMA
     from workbench.training.trainers import model_source
 
-    names = env_names(config)
-    if config.meta_critic == "llm" and not (config.meta_model or config.critic_models):
-        raise WorkbenchError("--meta_critic llm needs --meta_model")
+    names = critique_env_names(config)
     for spec in [*config.critic_models, config.reviser, *([config.meta_model] if config.meta_model else [])]:
         check_spec(spec)
     if config.model != f"embedded:{GEMMA}":
         model_source(config.model)
     config.out = resolve_out(config.out, config.resume, "critic")
-    settings = {k: v for k, v in vars(config).items()}
-    with Run.open(config.out, settings, resume=config.resume, resumable_changes=RESUMABLE) as run:
+    with Run.open(config.out, dict(vars(config)), resume=config.resume, resumable_changes=RESUMABLE) as run:
         stages = Stages(run.path / "stages.json")
         if "collect" not in stages:
             stages.mark("collect", collect(run, config, names))
@@ -128,11 +125,13 @@ def collect(run: Run, config: CriticConfig, names: Sequence[str]) -> dict[str, A
                          "completion": f" {format_critique(target)}\n\n",
                          "panel": [c.info["text"] for c in cs], "merged": format_critique(target)})
         panel_all = [c for cs in critiques for c in cs]
+        truth = [r for rs in GroundTruthMeta(cls).rate(cls, [v.turns for v in shown], critiques) for c in rs for r in c]
         record["envs"][name] = {
             "dialogues": len(episodes), "views": len(shown), "critiques": len(panel_all),
             "panel failed": sum(c.failed for c in panel_all) / len(panel_all),
             "panel ACUs dropped": sum(c.info["dropped"] for c in panel_all),
             "panel ACUs partial": sum(c.info["partial"] for c in panel_all),
+            "panel ACUs correct (ground truth)": sum(r.correct for r in truth) / max(len(truth), 1),
             "merged with ACUs": sum(bool(t.acus) for t in targets) / len(targets),
             "left out: harmful, no correct ACU": sum(incomplete(meta, v, t) for v, t in zip(shown, targets))}
         played += episodes
@@ -263,7 +262,8 @@ def manifest(folder: Path, model: str, config: CriticConfig, names: Sequence[str
 
 
 def summary(config: CriticConfig, stages: Stages, model: Path) -> str:
-    lines = [f"# MultiCritique critic on {', '.join(env_names(config))}", "",
+    names = critique_env_names(config)
+    lines = [f"# MultiCritique critic on {', '.join(names)}", "",
              f"The trained critic: `{model}` (`--critic_model critic:{config.out}`; benchmark it with `workbench "
-             f"critique --envs {' '.join(env_names(config))} --critics single merged critic:{config.out}`).", ""]
+             f"critique --envs {' '.join(names)} --critics single merged critic:{config.out}`).", ""]
     return "\n".join(lines + stage_lines(stages, ("collect", "sft", "marv", "dpo")))
