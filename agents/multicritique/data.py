@@ -78,19 +78,20 @@ def merged(cls: type[DialogueEnv], shown: Sequence[View], panel: Any, meta: Any,
     dialogues = [v.turns for v in shown]
     critiques = panel.critique(cls, dialogues, progress)
     ratings = meta.rate(cls, dialogues, critiques)
-    merged_ = []
+    targets = []
     for view, cs, rs in zip(shown, critiques, ratings, strict=True):
         verdict, score = meta.verdict(view.turns, view.finished)
-        merged_.append(merge_critiques(cs, rs, max_acus=max_acus, verdict=verdict, score=score))
-    return critiques, merged_
+        targets.append(merge_critiques(cs, rs, max_acus=max_acus, verdict=verdict, score=score))
+    return critiques, targets
 
 
 def revision_returns(cls: type[DialogueEnv], reviser: BaseChatModel, shown: Sequence[View],
                      candidates: Sequence[Sequence[Critique]], k: int, batch_size: int, progress: bool = False
-                     ) -> list[list[list[float]]]:
+                     ) -> tuple[list[list[list[float]]], int]:
     """MARV's scores: for each view and candidate critique, the returns of ``k`` revisions of the agent turn its most
     severe ACU points at, the dialogue replayed from there against the scripted simulator and judged by the ground
-    truth; ``[]`` for a critique without ACUs (nothing to revise by)."""
+    truth; ``[]`` for a critique without ACUs (nothing to revise by). Also how many revisions came back empty (the
+    turn then keeps its original text: a fallback, counted)."""
     from workbench.hindsight.replay import Move, Plan, replay
     from workbench.progress import Meter
     from workbench.roleplay import clean_utterance
@@ -109,11 +110,12 @@ def revision_returns(cls: type[DialogueEnv], reviser: BaseChatModel, shown: Sequ
         for r in range(k):
             text = texts[n * k + r] or view.turns[agent[acu.turn - 1]].text
             plans.append(base.rewrite(acu.turn - 1, Move(None, text), candidate=(i, j)))
+    empty = sum(not t for t in texts)
     played = replay(cls(cls.scripted_simulator(), GroundTruthCritic(cls.ground_truth)), plans,
                     batch_size=batch_size, progress=False)
     scores: list[list[list[float]]] = [[[] for _ in cs] for cs in candidates]
     for plan, episode in zip(plans, played, strict=True):
         i, j = plan.meta["candidate"]
         scores[i][j].append(episode.total_reward)
-    return scores
+    return scores, empty
 

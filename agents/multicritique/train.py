@@ -193,14 +193,14 @@ def marv_stage(run: Run, config: CriticConfig, rows: Sequence[dict[str, Any]]) -
         texts = [list(dict.fromkeys([r["merged"], *r["panel"]])) for r in mine]
         candidates = [[parse_critique(t, names, len(agent_turn_numbers(v.turns, cls.agent_role))) for t in ts]
                       for v, ts in zip(shown, texts)]
-        scores = revision_returns(cls, reviser, shown, candidates, config.revisions, config.batch_size,
-                                  config.progress)
+        scores, empty = revision_returns(cls, reviser, shown, candidates, config.revisions, config.batch_size,
+                                         config.progress)
         mine_groups = [Validated(r["prompt"], [f" {t.strip()}\n\n" for t in ts], s)
                        for r, ts, s in zip(mine, texts, scores, strict=True)]
         groups += mine_groups
         validated = [x for s in scores for x in s if x]
         record["envs"][name] = {"dialogues": len(mine), "candidates": sum(len(t) for t in texts),
-                                "validated": len(validated),
+                                "validated": len(validated), "empty revisions (original turn kept)": empty,
                                 "mean revision return": _mean([sum(x) / len(x) for x in validated]),
                                 "merged mean revision return": _mean([sum(s[0]) / len(s[0]) for s in scores if s[0]])}
     pairs, too_long = fitting(config.model, config.max_length,
