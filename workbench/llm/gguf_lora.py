@@ -4,7 +4,7 @@ Training merges LoRA adapters into full model folders (:func:`workbench.training
 (a trained critic) then runs faster on llama.cpp. The embedded Gemma's transformers weights are the dequantized
 weights of its GGUF, exactly (checked by ``tests/test_gguf_lora.py`` against the file), so the fine-tuned model is
 the GGUF's base plus ``W_tuned - W_base`` on each linear layer. Each difference is factored by SVD into ``B A`` of the
-smallest rank that keeps ``1 - 1e-4`` of its energy (at most ``max_rank``; a model from LoRA stages of rank r1, r2
+smallest rank that keeps ``1 - 1e-6`` of its energy (at most ``max_rank``; a model from LoRA stages of rank r1, r2
 has rank <= r1 + r2, so nothing is lost), written as llama.cpp's LoRA tensors ``<tensor>.lora_a`` (r x in) and
 ``.lora_b`` (out x r) with ``adapter.lora.alpha`` 0 (scale 1). A model that changed anything but those linear
 layers cannot be written so (None).
@@ -22,7 +22,7 @@ LINEAR = {"self_attn.q_proj": "attn_q", "self_attn.k_proj": "attn_k", "self_attn
           "mlp.down_proj": "ffn_down"}
 """Gemma 3's linear layers: transformers' name -> the GGUF's (``blk.<i>.<name>.weight``)."""
 _NAME = re.compile(r"(?:model\.)?(?:language_model\.)?layers\.(\d+)\.(\w+\.\w+)\.weight")
-ENERGY = 1 - 1e-4
+ENERGY = 1 - 1e-6
 
 
 def weights(folder: str | Path) -> dict[str, Any]:
