@@ -77,7 +77,7 @@ def accuracy(items: Sequence[Item], critiques: Sequence[Critique]) -> dict[str, 
     location = flaw = both = no_acu = failed = 0
     for item, critique in zip(items, critiques, strict=True):
         top = critique.top()
-        failed += critique.failed
+        failed += critique.info.get("failed", critique.failed)  # as parsed, also for a stored critique
         if top is None:
             no_acu += 1
             continue
