@@ -9,18 +9,23 @@
 #
 #   bash examples/multicritique/mustshow.sh [OUT]     # default OUT: runs/multicritique-mustshow
 # Re-running skips what is done (a training run resumes, a finished evaluation is kept, an interrupted one resumes).
+# Sized to finish in about 2 1/2 hours on 2 cores (measured: the critic ~45 min; an RL update of 32 episodes with the
+# LLM critic's 3 samples ~2 1/2 min); each step's wall time goes to $OUT/times.txt. The untrained "merged" row (the
+# costliest: 4 critic agents and a meta-critic call per ACU) comes last; the benchmark resumes with it.
 set -euo pipefail
 OUT=${1:-runs/multicritique-mustshow}
 ENVS=(negotiation persuasion emotional_support)
-RL=(--config examples/ppdpp/scripted.yaml --env negotiation --rl_episodes "${RL_EPISODES:-320}" --critic llm
+BENCH=(--envs "${ENVS[@]}" --cases "${BENCH_CASES:-60}" --personas 4 --out "$OUT/benchmark")
+RL=(--config examples/ppdpp/scripted.yaml --env negotiation --rl_episodes "${RL_EPISODES:-96}" --critic llm
     --critic_samples "${CRITIC_SAMPLES:-3}" --no_progress)
 mkdir -p "$OUT"
 resume_flag() { [ -f "$1/config.yaml" ] && echo --resume || true; }
+timed() { local start=$SECONDS; "$@" || return; echo "$((SECONDS - start)) s: $*" >> "$OUT/times.txt"; }
 
-[ -f "$OUT/critic-s0/critic.json" ] || workbench train critic --envs "${ENVS[@]}" --dialogues 40 --personas 4 \
+[ -f "$OUT/critic-s0/critic.json" ] || timed workbench train critic --envs "${ENVS[@]}" --dialogues 40 --personas 4 \
   --epochs 2 --max_pairs 1 --seed 0 --out "$OUT/critic-s0" $(resume_flag "$OUT/critic-s0")
-workbench critique --envs "${ENVS[@]}" --cases 100 --personas 4 --out "$OUT/benchmark" $(resume_flag "$OUT/benchmark") \
-  --critics single merged "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
+timed workbench critique "${BENCH[@]}" $(resume_flag "$OUT/benchmark") \
+  --critics single "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
 
 planners=("SFT=planner:$OUT/ppdpp-llm-s0/sft")   # the planner both RL arms start from (seed 0's SFT)
 for seed in 0 1 2; do
@@ -28,9 +33,10 @@ for seed in 0 1 2; do
     spec=embedded:gemma-3-270m
     [ "$critic" = trained ] && spec="critic:$OUT/critic-s0"
     run="$OUT/ppdpp-$critic-s$seed"
-    [ -d "$run/rl" ] || workbench train ppdpp "${RL[@]}" --critic_model "$spec" --seed "$seed" --out "$run" $(resume_flag "$run")
+    [ -d "$run/rl" ] || timed workbench train ppdpp "${RL[@]}" --critic_model "$spec" --seed "$seed" --out "$run" $(resume_flag "$run")
     planners+=("$critic=planner:$run/rl")
   done
 done
-[ -f "$OUT/eval-ppdpp/summary.md" ] || workbench evaluate --env negotiation --planners "${planners[@]}" -n 200 \
+[ -f "$OUT/eval-ppdpp/summary.md" ] || timed workbench evaluate --env negotiation --planners "${planners[@]}" -n 200 \
   --out "$OUT/eval-ppdpp" --no_progress
+timed workbench critique "${BENCH[@]}" --resume --critics single merged "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
