@@ -9,21 +9,22 @@
 #
 #   bash examples/multicritique/mustshow.sh [OUT]     # default OUT: runs/multicritique-mustshow
 # Re-running skips what is done (a training run resumes, a finished evaluation is kept, an interrupted one resumes).
-# Sized to finish in about 2 1/2 hours on 2 cores (measured: the critic ~45 min; an RL update of 32 episodes with the
-# LLM critic's 3 samples ~2 1/2 min); each step's wall time goes to $OUT/times.txt. The untrained "merged" row (the
-# costliest: 4 critic agents and a meta-critic call per ACU) comes last; the benchmark resumes with it.
+# Sized to finish in about 2 1/2 hours on 2 cores (measured: the critic's collect stage 23 min, an SFT step of 4 rows
+# 84 s, an RL update of 32 episodes with the LLM critic's 3 samples 147 s); each step's wall time goes to
+# $OUT/times.txt. The untrained "merged" row (the costliest: 4 critic agents and a meta-critic call per ACU) comes
+# last; the benchmark resumes with it.
 set -euo pipefail
 OUT=${1:-runs/multicritique-mustshow}
 ENVS=(negotiation persuasion emotional_support)
 BENCH=(--envs "${ENVS[@]}" --cases "${BENCH_CASES:-60}" --personas 4 --out "$OUT/benchmark")
-RL=(--config examples/ppdpp/scripted.yaml --env negotiation --rl_episodes "${RL_EPISODES:-96}" --critic llm
+RL=(--config examples/ppdpp/scripted.yaml --env negotiation --rl_episodes "${RL_EPISODES:-64}" --critic llm
     --critic_samples "${CRITIC_SAMPLES:-3}" --no_progress)
 mkdir -p "$OUT"
 resume_flag() { [ -f "$1/config.yaml" ] && echo --resume || true; }
 timed() { local start=$SECONDS; "$@" || return; echo "$((SECONDS - start)) s: $*" >> "$OUT/times.txt"; }
 
 [ -f "$OUT/critic-s0/critic.json" ] || timed workbench train critic --envs "${ENVS[@]}" --dialogues 40 --personas 4 \
-  --epochs 2 --max_pairs 1 --seed 0 --out "$OUT/critic-s0" $(resume_flag "$OUT/critic-s0")
+  --epochs 1 --dpo_epochs 0.5 --max_pairs 1 --seed 0 --out "$OUT/critic-s0" $(resume_flag "$OUT/critic-s0")
 timed workbench critique "${BENCH[@]}" $(resume_flag "$OUT/benchmark") \
   --critics single "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
 
