@@ -34,10 +34,12 @@ for seed in 0 1 2; do
     spec=embedded:gemma-3-270m
     [ "$critic" = trained ] && spec="critic:$OUT/critic-s0"
     run="$OUT/ppdpp-$critic-s$seed"
-    [ -d "$run/rl" ] || timed workbench train ppdpp "${RL[@]}" --critic_model "$spec" --seed "$seed" --out "$run" $(resume_flag "$run")
+    [ -d "$run/rl" ] || timed workbench train ppdpp "${RL[@]}" --critic_model "$spec" --seed "$seed" --out "$run" \
+      $(resume_flag "$run")
     planners+=("$critic=planner:$run/rl")
   done
 done
 [ -f "$OUT/eval-ppdpp/summary.md" ] || timed workbench evaluate --env negotiation --planners "${planners[@]}" -n 200 \
   --out "$OUT/eval-ppdpp" --no_progress
-timed workbench critique "${BENCH[@]}" --resume --critics single merged "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
+timed workbench critique "${BENCH[@]}" --resume \
+  --critics single merged "critic:$OUT/critic-s0/sft" "critic:$OUT/critic-s0"
