@@ -9,10 +9,11 @@
 #
 #   bash examples/multicritique/mustshow.sh [OUT]     # default OUT: runs/multicritique-mustshow
 # Re-running skips what is done (a training run resumes, a finished evaluation is kept, an interrupted one resumes).
-# Sized to finish in about 2 1/2 hours on 2 cores (measured: the critic's collect stage 23 min, an SFT step of 4 rows
-# 84 s, an RL update of 32 episodes with the LLM critic's 3 samples 147 s); each step's wall time goes to
-# $OUT/times.txt. The untrained "merged" row (the costliest: 4 critic agents and a meta-critic call per ACU) comes
-# last; the benchmark resumes with it.
+# Sized to finish in one 180-minute session on 2 cores; measured there (2026-12-03): the critic 78 min (collect 22,
+# SFT 17 steps of ~84 s, MARV 10, DPO 8 steps of ~220 s), the benchmark without "merged" 13 min, a PPDPP run 5-6 min
+# with the untrained LLM critic and 1.3 min with the trained one, the evaluation 1 min, the "merged" row 26 min:
+# 2 h 19 min in all. Each step's wall time goes to $OUT/times.txt. The untrained "merged" row (the costliest: 4
+# critic agents and a meta-critic call per ACU) comes last; the benchmark resumes with it.
 set -euo pipefail
 OUT=${1:-runs/multicritique-mustshow}
 ENVS=(negotiation persuasion emotional_support)
