@@ -73,7 +73,7 @@ def test_a_chat_so_far_can_be_critiqued_and_nothing_to_critique_is_said(app, mon
     with pytest.raises(Exception, match="the agent has not spoken"):
         critique(app, cls, state.turns, "critic:critics/c1")
     with pytest.raises(Exception, match="no critique criteria"):
-        critique(app, env_class("tutoring"), state.turns, "critic:critics/c1")
+        critique(app, env_class("household"), state.turns, "critic:critics/c1")
 
 
 def test_a_jobs_critic_options_name_critics_inside_the_runs_folder(app):

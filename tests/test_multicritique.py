@@ -138,7 +138,7 @@ def test_the_benchmark_scores_each_critic_and_resumes_without_critiquing_again(t
 
 
 @pytest.mark.parametrize("argv,message", [
-    (["train", "critic", "--envs", "negotiation", "tutoring"], "environment 'tutoring' has no critique criteria"),
+    (["train", "critic", "--envs", "negotiation", "household"], "environment 'household' has no critique criteria"),
     (["critique", "--env", "hotpotqa"], "environment 'hotpotqa' has no critique criteria"),
     (["critique", "--critics", "single", "/no/such/model"], "unknown model spec '/no/such/model'"),
     (["selfplay", "--env", "negotiation", "--critic", "llm", "--critic_model", "critic:/no/run", "-n", "1"],

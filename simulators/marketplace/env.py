@@ -13,7 +13,7 @@ from typing import Any, Sequence
 from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, Verdict
 from workbench.episodes import Case, Episode, Turn
 
-from . import prompts, rules
+from . import flaws, prompts, rules
 from .cases import ENV_NAME, load_cases, true_utility
 from .customer import (ScriptedCustomer, hindsight_feedback, immediate_rating, oracle_rating, partial_rating,
                        read_claims, says_none_fits)
@@ -32,6 +32,8 @@ class MarketplaceEnv(DialogueEnv):
     simulator_names = ("scripted", "llm")
     metric_names = ("SR", "AT", "utility", "satisfaction", "hindsight satisfaction", "purchase rate")
     default_max_turns = 3
+    criteria = flaws.CRITERIA
+    turn_flaw = staticmethod(flaws.turn_flaw)
 
     @classmethod
     def cases(cls, source: str | Path | None = None) -> list[Case]:

@@ -20,7 +20,7 @@ from workbench.env import DialogueEnv, DialogueState, Strategy, UserSimulator, V
 from workbench.episodes import Case, Turn, format_history
 from workbench.paths import data_dir
 
-from . import prompts, rules
+from . import flaws, prompts, rules
 from .cases import ENV_NAME, default_source, load_cases
 from .strategies import STRATEGIES
 from .student import ScriptedStudent
@@ -38,6 +38,8 @@ class TutoringEnv(DialogueEnv):
     simulator_names = ("scripted", "llm")
     metric_names = ("SR", "AT")
     default_max_turns = 8
+    criteria = flaws.CRITERIA
+    turn_flaw = staticmethod(flaws.turn_flaw)
 
     @classmethod
     def cases(cls, source: str | Path | None = None) -> list[Case]:

@@ -67,6 +67,22 @@ P_CORRECTION_FIXES_ENTRENCHED = 0.4
 ATTEMPT_BONUS = 0.3
 
 
+def named_units(state: DialogueState, text: str) -> list[int]:
+    """Units whose Italian the teacher's text names, the ones the student doesn't know first."""
+    units, k = state.case.fields["units"], state.hidden["knowledge"]
+    named = [i for i, u in enumerate(units) if mentions(text, u["it"])]
+    return sorted(named, key=lambda i: k[i] in ("known", "shaky"))
+
+
+def read_move(state: DialogueState, turn: Turn) -> str:
+    """The teacher's move as the student reads it: the turn's strategy when it names one, else its keywords (an
+    unlabelled turn that matches none but names a unit's Italian is a Hint)."""
+    move = turn.strategy if turn.strategy in NAMES else classify(turn.text)
+    if move == "Others" and turn.strategy not in NAMES and named_units(state, turn.text):
+        return "Hint"
+    return move
+
+
 class ScriptedStudent:
     """Programmatic student (dynamics in the module docstring)."""
 
@@ -125,21 +141,13 @@ class ScriptedStudent:
             info.update(units=list(attempt["units"]), said=list(attempt["said"]), hedged=attempt["hedged"])
         return Turn(role=state.user_role, text=text, strategy="attempt" if attempt else "reply", info=info)
 
-    def _named(self, state: DialogueState, text: str) -> list[int]:
-        """Units whose Italian the teacher's text names, the ones the student doesn't know first."""
-        units, k = state.case.fields["units"], state.hidden["knowledge"]
-        named = [i for i, u in enumerate(units) if mentions(text, u["it"])]
-        return sorted(named, key=lambda i: k[i] in ("known", "shaky"))
-
     # -- one reply ------------------------------------------------------------------------
     def _respond(self, state: DialogueState) -> Turn:
         h, rng, units = state.hidden, state.rng, state.case.fields["units"]
         if "knowledge" not in h:
             self.start(state)
         last = state.turns[-1] if state.turns else Turn(role=state.agent_role, text="")
-        move = last.strategy if last.strategy in NAMES else classify(last.text)
-        if move == "Others" and last.strategy not in NAMES and self._named(state, last.text):
-            move = "Hint"  # an unlabelled turn that names a word of the target teaches it
+        move = read_move(state, last)
         prev = h["last_attempt"]  # the student's previous turn, if it was an attempt
         k, wrong = h["knowledge"], h["wrong"]
         giving_up = h["frustration"] >= h["threshold"]
@@ -152,7 +160,7 @@ class ScriptedStudent:
             return self._say_attempt(state)
 
         if move == "Hint":
-            named = self._named(state, last.text)
+            named = named_units(state, last.text)
             if named:
                 i = named[0]
             else:
@@ -180,7 +188,7 @@ class ScriptedStudent:
             if not flawed:
                 h["frustration"] += 1
                 return self._turn(state, student_line("confused", rng))
-            named = [j for j in self._named(state, last.text) if j in flawed]
+            named = [j for j in named_units(state, last.text) if j in flawed]
             wrong_first = [j for j in flawed if prev["units"][j] == "wrong"] + \
                           [j for j in flawed if prev["units"][j] == "missing"]
             i = named[0] if named else wrong_first[0]
