@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 
 from agents.multicritique.data import traced_env
+from simulators.marketplace.cases import cheapest_fit
 from workbench.critique.acu import ACU, Critique
 from workbench.critique.labels import accuracy, label, turn_harms
 from workbench.errors import WorkbenchError
 from workbench.hindsight.replay import Move, Plan, replay
 from workbench.registry import env_class
-
-from simulators.marketplace.cases import cheapest_fit
 
 
 def affordable(case):

@@ -28,7 +28,7 @@ def turn_flaw(before: dict[str, Any], after: dict[str, Any], state: DialogueStat
         return None
     case, bought = state.case, after["bought"]
     harm = 1.0 - true_utility(case, bought)
-    if harm <= 1e-9:
+    if harm <= 0:
         return None
     if bought is None:
         return harm, "false-denial" if after["told_none"] else "no-answer"
